@@ -1,0 +1,98 @@
+import type { Stage } from './policy.js';
+
+/** What every protected function receives. */
+export interface ExecutionContext {
+  /**
+   * Aborted when the call is cancelled: by the caller's signal, or by a {@link Timeout} around
+   * the function (its reason is then the `TimeoutError`). Created lazily: a signal nobody reads
+   * costs nothing.
+   */
+  readonly signal: AbortSignal;
+  /** 1 for the first attempt, 2 for the first retry, ... (counted by the innermost retry). */
+  readonly attempt: number;
+}
+
+/** A function protected by a policy. It may return a value or a promise-like. */
+export type Operation<T> = (context: ExecutionContext) => T | PromiseLike<T>;
+
+/** Per-call options of `execute`. */
+export interface ExecuteOptions {
+  /** The caller's cancellation: its abort rejects the call at once with `signal.reason`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * @internal The context object that travels down a pipeline. The public view is
+ * {@link ExecutionContext}; the rest is the executor's bookkeeping.
+ */
+export class Context implements ExecutionContext {
+  /** The user's function. */
+  readonly fn: Operation<unknown>;
+  /** The flattened policies of this execution, outermost first. */
+  readonly chain: readonly Stage[];
+  readonly attempt: number;
+  readonly parent: Context | undefined;
+  protected _signal: AbortSignal | undefined;
+  /** Whether the caller gave a signal (only meaningful on a root context). */
+  private readonly _callerSignal: boolean;
+
+  constructor(
+    fn: Operation<unknown>,
+    chain: readonly Stage[],
+    attempt: number,
+    parent: Context | undefined,
+    signal: AbortSignal | undefined,
+  ) {
+    this.fn = fn;
+    this.chain = chain;
+    this.attempt = attempt;
+    this.parent = parent;
+    this._signal = signal;
+    this._callerSignal = signal !== undefined;
+  }
+
+  get signal(): AbortSignal {
+    if (this._signal === undefined) this._signal = this.createSignal();
+    return this._signal;
+  }
+
+  /** Whether anything could ever abort this context. Never materialises a signal. */
+  get abortable(): boolean {
+    return this.parent !== undefined ? this.parent.abortable : this._callerSignal;
+  }
+
+  /** Whether this context is aborted. Never materialises a signal. */
+  get aborted(): boolean {
+    if (this._signal !== undefined) return this._signal.aborted;
+    return this.parent?.aborted === true;
+  }
+
+  /** A context for another attempt of the same call. */
+  withAttempt(attempt: number): Context {
+    return new Context(this.fn, this.chain, attempt, this, undefined);
+  }
+
+  protected createSignal(): AbortSignal {
+    if (this.parent !== undefined) return this.parent.signal;
+    // Nothing can abort a root call without a caller signal; a fresh signal keeps listeners the
+    // user adds from piling up on a shared object.
+    return new AbortController().signal;
+  }
+}
+
+/** @internal Runs the rest of the chain after position `next`, or the function itself. */
+export function proceed(context: Context, next: number): Promise<unknown> {
+  const chain = context.chain;
+  if (next < chain.length) return (chain[next] as Stage)._run(context, next + 1);
+  return invoke(context.fn, context);
+}
+
+/** @internal Calls `fn` and turns whatever happens into a native promise. */
+export function invoke<T>(fn: Operation<T>, context: ExecutionContext): Promise<T> {
+  try {
+    const result = fn(context);
+    return result instanceof Promise ? result : Promise.resolve(result);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -1,0 +1,109 @@
+import { isAbortSignal, raceAbort } from './abort.js';
+import { Context, type ExecuteOptions, type Operation, proceed } from './context.js';
+import { Emitter, type Listener, type Unsubscribe } from './events.js';
+
+/**
+ * What every policy and every pipeline offers. `R` is what the policy may resolve with besides
+ * the protected function's own result (a {@link Fallback}'s value); it is `never` for the others.
+ */
+export abstract class Policy<R = never> {
+  /** @internal The policies this one runs, outermost first (a pipeline's members, flattened). */
+  abstract readonly _chain: readonly Stage[];
+
+  /**
+   * Runs `fn` through the policy. `fn` receives an {@link ExecutionContext} with the `signal`
+   * to honour and the `attempt` number.
+   *
+   * @param options.signal the caller's cancellation: its abort rejects the returned promise at
+   *   once with `signal.reason`, and aborts `ctx.signal` of the running attempt.
+   * @returns the function's result (or a fallback's), or the error that explains why not.
+   */
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T | R> {
+    if (typeof fn !== 'function') {
+      return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${typeof fn}`));
+    }
+    const signal = options?.signal;
+    if (signal === undefined) {
+      return proceed(new Context(fn, this._chain, 1, undefined, undefined), 0) as Promise<T | R>;
+    }
+    if (!isAbortSignal(signal)) {
+      return Promise.reject(new TypeError('execute(fn, options): options.signal must be an AbortSignal'));
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return raceAbort(proceed(new Context(fn, this._chain, 1, undefined, signal), 0), signal) as Promise<T | R>;
+  }
+
+  /**
+   * Returns a function with `fn`'s parameters that runs `fn` through this policy on each call.
+   * (Use {@link Policy.execute} when the function needs the execution context.)
+   */
+  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T | R> {
+    if (typeof fn !== 'function') throw new TypeError(`wrap(fn): fn must be a function, got ${typeof fn}`);
+    return (...args: A) => this.execute(() => fn(...args));
+  }
+}
+
+/**
+ * @internal One link of an execution chain: the contract every policy implements. `_run` does
+ * the policy's work around `proceed(context, next)`, which runs the rest of the chain and, at its
+ * end, the user's function. A policy that changes the context (a retry's attempt, a timeout's
+ * signal) passes a derived one down.
+ */
+export abstract class Stage<R = never, E extends object = Record<never, never>> extends Policy<R> {
+  /** @internal */
+  readonly _chain: readonly Stage[] = [this as unknown as Stage];
+  /** @internal */
+  protected readonly _events = new Emitter<E>();
+  /** @internal */
+  abstract _run(context: Context, next: number): Promise<unknown>;
+
+  /**
+   * Subscribes to this policy's events (see the policy's event map for the kinds and payloads).
+   * @returns a function that removes the listener.
+   */
+  on<K extends keyof E>(type: K, listener: Listener<E[K]>): Unsubscribe {
+    return this._events.on(type, listener);
+  }
+}
+
+/** The policies' extra result types, united. */
+type Extra<P> = P extends Policy<infer R> ? R : never;
+
+/** A chain of policies that is itself a policy. Build one with {@link pipeline}. */
+export class Pipeline<R = never> extends Policy<R> {
+  /** @internal */
+  readonly _chain: readonly Stage[];
+  /** The policies, outermost first, as given. */
+  readonly policies: readonly Policy<unknown>[];
+
+  constructor(policies: readonly Policy<unknown>[]) {
+    super();
+    policies.forEach((policy, i) => {
+      if (!isPolicy(policy)) {
+        throw new TypeError(`pipeline(): argument ${i} is not a staunch policy (got ${describeValue(policy)})`);
+      }
+    });
+    this.policies = policies;
+    this._chain = policies.flatMap((policy) => policy._chain);
+  }
+}
+
+/** Duck-typed, so policies from a duplicate copy of the package compose too. */
+function isPolicy(value: unknown): value is Policy<unknown> {
+  return typeof value === 'object' && value !== null && Array.isArray((value as Policy<unknown>)._chain);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return typeof value;
+}
+
+/**
+ * Chains policies: the first is the outermost. `pipeline(fallback, retry, breaker, bulkhead,
+ * timeout)` mirrors Hystrix's own order. The result is a policy and can be nested; its result type
+ * widens by what each member may add (a {@link Fallback}'s value).
+ */
+export function pipeline<const P extends readonly Policy<unknown>[]>(...policies: P): Pipeline<Extra<P[number]>> {
+  return new Pipeline<Extra<P[number]>>(policies);
+}

@@ -1,0 +1,198 @@
+import { sleep } from '../core/abort.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { type Context, proceed } from '../core/context.js';
+import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
+import { Stage } from '../core/policy.js';
+import { checkOptions, functionOption, MAX_TIMER_DELAY, numberOption, showValue } from '../core/validate.js';
+import { type Backoff, exponential } from './backoff.js';
+
+/** What the retry saw fail: a thrown error, or a result classified as a failure. */
+export type RetryOutcome =
+  | { readonly kind: 'error'; readonly error: unknown }
+  | { readonly kind: 'result'; readonly result: unknown };
+
+/** Options of {@link RetryPolicy}. Every one is optional. */
+export interface RetryOptions {
+  /**
+   * Retries after the first attempt (so at most `maxRetries + 1` attempts); `Infinity` retries
+   * until success, a non-retryable error or the caller's abort. Default: the length of `backoff`
+   * when it is an array, else 3. When the backoff runs out first, its last delay repeats.
+   */
+  readonly maxRetries?: number;
+  /**
+   * Delays before each retry, in milliseconds: an array (its length is the retry count, as in
+   * go-resiliency), any iterable, or a helper ({@link constant}, {@link exponential},
+   * {@link decorrelatedJitter}). Default `exponential({ initial: 100, factor: 2 })`:
+   * 100, 200, 400, ... ms.
+   */
+  readonly backoff?: Backoff;
+  /**
+   * Randomises each delay `d` uniformly in `[d(1-j), d(1+j))` (go-resiliency's formula), 0..1.
+   * Default 0 (no jitter).
+   */
+  readonly jitter?: number;
+  /**
+   * Allow-list: only errors that match are retried; any other error fails at once
+   * (go-resiliency's `WhitelistClassifier`). Default: every error is retried.
+   */
+  readonly retryOn?: ErrorMatcher | readonly ErrorMatcher[];
+  /**
+   * Deny-list: errors that match fail at once; the rest are retried (go-resiliency's
+   * `BlacklistClassifier`). Checked before `retryOn`.
+   */
+  readonly failOn?: ErrorMatcher | readonly ErrorMatcher[];
+  /**
+   * Classifies a successful result as a retryable failure (return `true`), e.g. an HTTP 503
+   * `Response`. When the retries run out, the last such result is returned. Default: none.
+   */
+  readonly retryResult?: (result: unknown) => boolean;
+  /**
+   * A delay hint from the failure itself (e.g. a `Retry-After` header), in milliseconds; when it
+   * returns a number, that delay replaces the backoff's for this retry (jitter is not applied).
+   * Return `undefined` to keep the backoff's delay.
+   */
+  readonly retryAfter?: (outcome: RetryOutcome, attempt: number) => number | undefined;
+  /** Time source, for tests. Default {@link systemClock}. */
+  readonly clock?: Clock;
+  /** Uniform random numbers in [0, 1) for jitter, for tests. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** Events of a {@link RetryPolicy}. */
+export interface RetryEvents {
+  /** An attempt failed and a retry is scheduled after `delay` ms. `attempt` is the failed one. */
+  readonly retry: { readonly attempt: number; readonly delay: number; readonly outcome: RetryOutcome };
+  /** The retries ran out: the last failure is returned or rethrown. */
+  readonly giveUp: { readonly attempts: number; readonly outcome: RetryOutcome };
+  /** A call succeeded, after `attempts` attempts. */
+  readonly success: { readonly attempts: number };
+}
+
+const OWNER = 'RetryPolicy';
+const KNOWN = [
+  'maxRetries',
+  'backoff',
+  'jitter',
+  'retryOn',
+  'failOn',
+  'retryResult',
+  'retryAfter',
+  'clock',
+  'random',
+] as const;
+const DEFAULT_BACKOFF = exponential({ initial: 100, factor: 2 });
+
+/**
+ * Retries a failing call (go-resiliency's `retrier`).
+ *
+ * - Attempts are `1 + maxRetries`; the delays come from `backoff`, optionally jittered.
+ * - Which failures are retried: every error by default, or an allow-list (`retryOn`) or deny-list
+ *   (`failOn`); results too, with `retryResult`.
+ * - The caller's own cancellation is never retried, and an abort during a backoff delay rejects at
+ *   once with the caller's reason, leaving no timer behind.
+ * - When retries run out, the last error is rethrown unchanged (same object).
+ */
+export class RetryPolicy extends Stage<never, RetryEvents> {
+  /** Retries after the first attempt. */
+  readonly maxRetries: number;
+  /** The jitter factor, 0..1. */
+  readonly jitter: number;
+  private readonly _backoff: Backoff;
+  private readonly _repeatLast: boolean;
+  private readonly _retryOn: readonly ErrorMatcher[] | undefined;
+  private readonly _failOn: readonly ErrorMatcher[] | undefined;
+  private readonly _retryResult: ((result: unknown) => boolean) | undefined;
+  private readonly _retryAfter: RetryOptions['retryAfter'];
+  private readonly _clock: Clock;
+  private readonly _random: () => number;
+
+  /** @throws TypeError or RangeError naming the option, for any invalid option. */
+  constructor(options: RetryOptions = {}) {
+    super();
+    checkOptions(OWNER, options, KNOWN);
+    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    if (
+      typeof backoff !== 'object' ||
+      backoff === null ||
+      typeof (backoff as Backoff)[Symbol.iterator] !== 'function'
+    ) {
+      throw new TypeError(
+        `${OWNER}: backoff must be an array of delays (ms) or an iterable of them, got ${showValue(backoff)}`,
+      );
+    }
+    if (Array.isArray(backoff)) {
+      backoff.forEach((d, i) => {
+        checkDelay(d, `backoff[${i}]`);
+      });
+    }
+    this._backoff = backoff;
+    const defaultRetries = Array.isArray(backoff) ? backoff.length : 3;
+    this.maxRetries = numberOption(OWNER, 'maxRetries', options.maxRetries, defaultRetries, {
+      min: 0,
+      integer: true,
+      allowInfinity: true,
+    });
+    this._repeatLast = options.maxRetries !== undefined;
+    this.jitter = numberOption(OWNER, 'jitter', options.jitter, 0, { min: 0, max: 1 });
+    this._retryOn = matchers(OWNER, 'retryOn', options.retryOn);
+    this._failOn = matchers(OWNER, 'failOn', options.failOn);
+    this._retryResult = functionOption(OWNER, 'retryResult', options.retryResult);
+    this._retryAfter = functionOption(OWNER, 'retryAfter', options.retryAfter);
+    this._clock = options.clock ?? systemClock;
+    this._random = functionOption<() => number>(OWNER, 'random', options.random) ?? Math.random;
+  }
+
+  /** @internal */
+  async _run(context: Context, next: number): Promise<unknown> {
+    let attemptContext = context.attempt === 1 ? context : context.withAttempt(1);
+    let delays: Iterator<number> | undefined;
+    let lastDelay = 0;
+    for (let attempt = 1; ; attempt++) {
+      let outcome: RetryOutcome;
+      try {
+        const result = await proceed(attemptContext, next);
+        if (this._retryResult === undefined || !this._retryResult(result)) {
+          if (this._events.listening('success')) this._events.emit('success', { attempts: attempt });
+          return result;
+        }
+        outcome = { kind: 'result', result };
+      } catch (error) {
+        // The caller's (or an enclosing timeout's) cancellation is final.
+        if (context.aborted || !this._retryable(error)) throw error;
+        outcome = { kind: 'error', error };
+      }
+
+      let delay: number | undefined;
+      if (attempt <= this.maxRetries) {
+        delays ??= this._backoff[Symbol.iterator]();
+        const step = delays.next();
+        if (!step.done) delay = lastDelay = checkDelay(step.value, 'a delay from backoff');
+        else if (this._repeatLast) delay = lastDelay;
+      }
+      if (delay === undefined) {
+        if (this._events.listening('giveUp')) this._events.emit('giveUp', { attempts: attempt, outcome });
+        if (outcome.kind === 'error') throw outcome.error;
+        return outcome.result;
+      }
+      const hint = this._retryAfter?.(outcome, attempt);
+      if (hint !== undefined) delay = Math.min(checkDelay(hint, 'the delay from retryAfter'), MAX_TIMER_DELAY);
+      else if (this.jitter > 0)
+        delay = Math.min(delay * (1 - this.jitter + 2 * this.jitter * this._random()), MAX_TIMER_DELAY);
+      if (this._events.listening('retry')) this._events.emit('retry', { attempt, delay, outcome });
+      await sleep(delay, this._clock, context.abortable ? context.signal : undefined);
+      attemptContext = context.withAttempt(attempt + 1);
+    }
+  }
+
+  private _retryable(error: unknown): boolean {
+    if (this._failOn !== undefined && matchesAny(this._failOn, error)) return false;
+    return this._retryOn === undefined || matchesAny(this._retryOn, error);
+  }
+}
+
+function checkDelay(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !(value >= 0) || value === Number.POSITIVE_INFINITY) {
+    throw new RangeError(`${OWNER}: ${what} must be a finite number of milliseconds >= 0, got ${showValue(value)}`);
+  }
+  return Math.min(value, MAX_TIMER_DELAY);
+}
