@@ -1,6 +1,90 @@
 import type { Clock } from './clock.js';
 
 /**
+ * A registration made with {@link onAbort}. `dispose()` removes it in O(1); calling it again, or
+ * after the abort, does nothing.
+ */
+export interface AbortSubscription {
+  dispose(): void;
+}
+
+/**
+ * All of one signal's subscriptions behind a single DOM listener. Thousands of concurrent calls
+ * often share one long-lived signal (a server's shutdown signal); a DOM listener each would make
+ * every add and remove O(n) in the runtime's listener list (and trip Node's MaxListeners warning).
+ */
+class SignalWatch {
+  head: Subscription | undefined = undefined;
+  tail: Subscription | undefined = undefined;
+  readonly signal: AbortSignal;
+  constructor(signal: AbortSignal) {
+    this.signal = signal;
+    signal.addEventListener('abort', this.fire, { once: true });
+  }
+  readonly fire = (): void => {
+    watches.delete(this.signal);
+    let sub = this.head;
+    this.head = this.tail = undefined;
+    while (sub !== undefined) {
+      const next = sub.next;
+      sub.watch = undefined;
+      sub.prev = sub.next = undefined;
+      sub.callback();
+      sub = next;
+    }
+  };
+}
+
+class Subscription implements AbortSubscription {
+  prev: Subscription | undefined = undefined;
+  next: Subscription | undefined = undefined;
+  watch: SignalWatch | undefined;
+  readonly callback: () => void;
+  constructor(watch: SignalWatch, callback: () => void) {
+    this.watch = watch;
+    this.callback = callback;
+  }
+  dispose(): void {
+    const watch = this.watch;
+    if (watch === undefined) return;
+    this.watch = undefined;
+    const { prev, next } = this;
+    if (prev === undefined) watch.head = next;
+    else prev.next = next;
+    if (next === undefined) watch.tail = prev;
+    else next.prev = prev;
+    this.prev = this.next = undefined;
+    if (watch.head === undefined) {
+      watch.signal.removeEventListener('abort', watch.fire);
+      watches.delete(watch.signal);
+    }
+  }
+}
+
+const watches = new WeakMap<AbortSignal, SignalWatch>();
+
+/**
+ * Calls `callback` once when `signal` aborts (the caller checks `signal.aborted` first). At most
+ * one DOM listener per signal, however many subscriptions; none once they are all disposed.
+ */
+export function onAbort(signal: AbortSignal, callback: () => void): AbortSubscription {
+  let watch = watches.get(signal);
+  if (watch === undefined) {
+    watch = new SignalWatch(signal);
+    watches.set(signal, watch);
+  }
+  const sub = new Subscription(watch, callback);
+  const tail = watch.tail;
+  if (tail === undefined) watch.head = sub;
+  else {
+    tail.next = sub;
+    sub.prev = tail;
+  }
+  watch.tail = sub;
+  return sub;
+}
+
+/**
  * Resolves after `ms` milliseconds, or rejects with `signal.reason` as soon as `signal` aborts.
  * Leaves neither a timer nor a listener behind, whichever happens first.
  */
@@ -12,15 +96,14 @@ export function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined)
   }
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
+    const subscription = onAbort(signal, () => {
       clock.clearTimeout(handle);
       reject(signal.reason);
-    };
+    });
     const handle = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      subscription.dispose();
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
 
@@ -30,15 +113,14 @@ export function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined)
  */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const subscription = onAbort(signal, () => reject(signal.reason));
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        subscription.dispose();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        subscription.dispose();
         reject(error);
       },
     );

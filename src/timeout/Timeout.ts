@@ -1,3 +1,4 @@
+import { type AbortSubscription, onAbort } from '../core/abort.js';
 import { type Clock, setTimerRef, systemClock } from '../core/clock.js';
 import { Context, proceed } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
@@ -175,7 +176,7 @@ class TimeoutScope extends Context {
   reject: ((error: unknown) => void) | undefined = undefined;
   private _error: TimeoutError | undefined = undefined;
   private _controller: AbortController | undefined = undefined;
-  private _unlink: (() => void) | undefined = undefined;
+  private _link: AbortSubscription | undefined = undefined;
   private _released = false;
 
   constructor(parent: Context, deadline: number) {
@@ -200,9 +201,9 @@ class TimeoutScope extends Context {
   /** Detaches from the parent's signal; called once the call has settled. */
   release(): void {
     this._released = true;
-    if (this._unlink !== undefined) {
-      this._unlink();
-      this._unlink = undefined;
+    if (this._link !== undefined) {
+      this._link.dispose();
+      this._link = undefined;
     }
   }
 
@@ -215,9 +216,7 @@ class TimeoutScope extends Context {
       const parentSignal = parent.signal;
       if (parentSignal.aborted) controller.abort(parentSignal.reason);
       else if (!this._released) {
-        const onAbort = (): void => controller.abort(parentSignal.reason);
-        parentSignal.addEventListener('abort', onAbort, { once: true });
-        this._unlink = () => parentSignal.removeEventListener('abort', onAbort);
+        this._link = onAbort(parentSignal, () => controller.abort(parentSignal.reason));
       }
     }
     return controller.signal;
