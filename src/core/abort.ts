@@ -108,13 +108,14 @@ export function sleep(ms: number, clock: Clock, signal: AbortSignal | undefined)
 }
 
 /**
- * Settles like `promise`, except that an abort of `signal` rejects at once with its reason. The
- * listener is removed as soon as either happens, so a long-lived signal collects nothing.
+ * Runs `start()` and settles like its promise, except that an abort of `signal` rejects at once
+ * with its reason — including an abort that happens synchronously inside `start`. The listener is
+ * removed as soon as either happens, so a long-lived signal collects nothing.
  */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+export function raceAbort<T>(start: () => Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const subscription = onAbort(signal, () => reject(signal.reason));
-    promise.then(
+    start().then(
       (value) => {
         subscription.dispose();
         resolve(value);

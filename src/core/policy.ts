@@ -30,7 +30,8 @@ export abstract class Policy<R = never> {
       return Promise.reject(new TypeError('execute(fn, options): options.signal must be an AbortSignal'));
     }
     if (signal.aborted) return Promise.reject(signal.reason);
-    return raceAbort(proceed(new Context(fn, this._chain, 1, undefined, signal), 0), signal) as Promise<T | R>;
+    const context = new Context(fn, this._chain, 1, undefined, signal);
+    return raceAbort(() => proceed(context, 0), signal) as Promise<T | R>;
   }
 
   /**
