@@ -87,8 +87,12 @@ export const MAX_TIMER_DELAY = 2 ** 31 - 1;
 function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
+  const lower = key.toLowerCase();
   for (const candidate of known) {
-    const d = distance(key.toLowerCase(), candidate.toLowerCase());
+    const other = candidate.toLowerCase();
+    // A truncated or over-long name ("maxRetry", "timeoutMs") is a typo too.
+    if (lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other))) return candidate;
+    const d = distance(lower, other);
     if (d < bestDistance) {
       bestDistance = d;
       best = candidate;
