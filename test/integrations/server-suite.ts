@@ -1,0 +1,213 @@
+/**
+ * One suite run against each server integration, over real HTTP on 127.0.0.1. Each framework test
+ * file supplies an adapter that mounts the routes with its middleware and hands the handler the
+ * call's signal from wherever that framework exposes it.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bulkhead } from '../../src/bulkhead/index.js';
+import type { Context } from '../../src/core/context.js';
+import { proceed } from '../../src/core/context.js';
+import { Stage } from '../../src/core/policy.js';
+import { CircuitOpenError, type Policy, pipeline, Timeout, TimeoutError } from '../../src/index.js';
+import type { ErrorMappingOptions } from '../../src/integrations/shared/http.js';
+import { aborted, deferred } from './helpers.js';
+
+/** What a route handler does: gets the call's signal, answers with a status and a body. */
+export type RouteHandler = (signal: AbortSignal) => Promise<{ status: number; body: string }>;
+
+export interface Route {
+  readonly policy: Policy<unknown> | ((key: string) => Policy<unknown>);
+  readonly key?: (path: string) => string;
+  readonly handler: RouteHandler;
+  readonly mapping?: ErrorMappingOptions;
+}
+
+/** Mounts each route at its path (GET) and listens on 127.0.0.1:0. */
+export type StartServer = (routes: Record<string, Route>) => Promise<{ url: string; close: () => Promise<void> }>;
+
+/** A stage that records the failures it sees. */
+export class Recorder extends Stage {
+  readonly failures: unknown[] = [];
+  async _run(context: Context, next: number): Promise<unknown> {
+    try {
+      return await proceed(context, next);
+    } catch (error) {
+      this.failures.push(error);
+      throw error;
+    }
+  }
+}
+
+/** Stands in for an open breaker: always rejects with a `CircuitOpenError` (retry in 1.5 s). */
+export class OpenCircuit extends Stage {
+  async _run(): Promise<unknown> {
+    throw new CircuitOpenError('Circuit is open', 0, 1500);
+  }
+}
+
+export function serverSuite(name: string, start: StartServer): void {
+  describe(`${name} middleware over HTTP`, () => {
+    let close: (() => Promise<void>) | undefined;
+    afterEach(async () => {
+      await close?.();
+      close = undefined;
+    });
+    async function serve(routes: Record<string, Route>): Promise<string> {
+      const server = await start(routes);
+      close = server.close;
+      return server.url;
+    }
+
+    it('sheds load: the N+1th concurrent request gets 503 with Retry-After', async () => {
+      const bulkhead = new Bulkhead({ maxConcurrent: 2, maxQueue: 0 });
+      const gate = deferred();
+      let arrived = 0;
+      const allIn = deferred();
+      const url = await serve({
+        '/work': {
+          policy: bulkhead,
+          handler: async () => {
+            if (++arrived === 2) allIn.resolve();
+            await gate.promise;
+            return { status: 200, body: 'done' };
+          },
+        },
+        '/work429': {
+          policy: bulkhead,
+          mapping: { bulkheadStatus: 429, bulkheadRetryAfter: 7 },
+          handler: async () => ({ status: 200, body: '' }),
+        },
+      });
+      const first = [fetch(`${url}/work`), fetch(`${url}/work`)];
+      await allIn.promise;
+      const shed = await fetch(`${url}/work`);
+      expect(shed.status).toBe(503);
+      expect(shed.headers.get('retry-after')).toBe('1');
+      expect(await shed.json()).toEqual({
+        error: { code: 'STAUNCH_BULKHEAD_REJECTED', message: expect.any(String) },
+      });
+      const shed429 = await fetch(`${url}/work429`);
+      expect(shed429.status).toBe(429);
+      expect(shed429.headers.get('retry-after')).toBe('7');
+      await shed429.arrayBuffer();
+      gate.resolve();
+      for (const res of await Promise.all(first)) {
+        expect(res.status).toBe(200);
+        expect(await res.text()).toBe('done');
+      }
+      await expect.poll(() => bulkhead.running).toBe(0);
+    });
+
+    it('answers 504 when a Timeout expires, and aborts the handler signal with the TimeoutError', async () => {
+      const reason = deferred<unknown>();
+      const url = await serve({
+        '/slow': {
+          policy: new Timeout(50),
+          handler: async (signal) => {
+            reason.resolve(await aborted(signal));
+            // Like any signal-aware I/O, give up with the abort reason.
+            throw signal.reason;
+          },
+        },
+        '/ignores': {
+          policy: new Timeout(50),
+          handler: async (signal) => {
+            await aborted(signal);
+            // A handler that ignores its abort and answers anyway: too late.
+            return { status: 200, body: 'late' };
+          },
+        },
+      });
+      const res = await fetch(`${url}/slow`);
+      expect(res.status).toBe(504);
+      expect((await res.json()).error.code).toBe('STAUNCH_TIMEOUT');
+      expect(await reason.promise).toBeInstanceOf(TimeoutError);
+      const late = await fetch(`${url}/ignores`);
+      expect(late.status).toBe(504);
+      await late.arrayBuffer();
+    });
+
+    it("answers 503 with Retry-After from the breaker's next trial time", async () => {
+      const url = await serve({
+        '/open': { policy: new OpenCircuit(), handler: async () => ({ status: 200, body: '' }) },
+        '/custom': {
+          policy: new OpenCircuit(),
+          mapping: { body: (error, status) => `${status} ${(error as CircuitOpenError).code}` },
+          handler: async () => ({ status: 200, body: '' }),
+        },
+      });
+      const res = await fetch(`${url}/open`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('2');
+      expect((await res.json()).error.code).toBe('STAUNCH_CIRCUIT_OPEN');
+      const custom = await fetch(`${url}/custom`);
+      expect(custom.status).toBe(503);
+      expect(custom.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(await custom.text()).toBe('503 STAUNCH_CIRCUIT_OPEN');
+    });
+
+    it('aborts the handler signal when the client disconnects, and releases the policy', async () => {
+      const bulkhead = new Bulkhead({ maxConcurrent: 1 });
+      const arrived = deferred();
+      const reason = deferred<unknown>();
+      const url = await serve({
+        '/hang': {
+          policy: bulkhead,
+          handler: async (signal) => {
+            arrived.resolve();
+            reason.resolve(await aborted(signal));
+            return { status: 200, body: 'nobody hears this' };
+          },
+        },
+      });
+      const client = new AbortController();
+      const request = fetch(`${url}/hang`, { signal: client.signal });
+      const outcome = expect(request).rejects.toThrow();
+      await arrived.promise;
+      client.abort();
+      await outcome;
+      const why = await reason.promise;
+      expect((why as Error).name).toBe('AbortError');
+      await expect.poll(() => bulkhead.running).toBe(0);
+    });
+
+    it('counts failure statuses and thrown errors as failures, and leaves other errors to the framework', async () => {
+      const recorder = new Recorder();
+      const url = await serve({
+        '/500': { policy: recorder, handler: async () => ({ status: 500, body: 'broken' }) },
+        '/throw': {
+          policy: recorder,
+          handler: async () => {
+            throw new Error('boom');
+          },
+        },
+        '/ok': { policy: recorder, handler: async () => ({ status: 200, body: 'fine' }) },
+      });
+      const r500 = await fetch(`${url}/500`);
+      expect(r500.status).toBe(500);
+      expect(await r500.text()).toBe('broken');
+      const thrown = await fetch(`${url}/throw`);
+      expect(thrown.status).toBe(500);
+      await thrown.arrayBuffer();
+      const ok = await fetch(`${url}/ok`);
+      expect(await ok.text()).toBe('fine');
+      expect(recorder.failures).toHaveLength(2);
+    });
+
+    it('keeps one policy per key in a bounded LRU', async () => {
+      const made: string[] = [];
+      const url = await serve({
+        '/a': {
+          policy: (key) => {
+            made.push(key);
+            return pipeline(new Timeout(1000));
+          },
+          key: (path) => path,
+          handler: async () => ({ status: 200, body: 'ok' }),
+        },
+      });
+      for (let i = 0; i < 3; i++) await (await fetch(`${url}/a`)).arrayBuffer();
+      expect(made).toEqual(['/a']);
+    });
+  });
+}
