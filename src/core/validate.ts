@@ -90,8 +90,11 @@ function closest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();
   for (const candidate of known) {
     const other = candidate.toLowerCase();
-    // A truncated or over-long name ("maxRetry", "timeoutMs") is a typo too.
-    if (lower.length >= 3 && (other.startsWith(lower) || lower.startsWith(other))) return candidate;
+    // A name that is the start of a known one but for a letter ("maxRetry" for "maxRetries"),
+    // or a known one with something appended ("timeoutMs"), is a typo too.
+    if (lower.length >= 4 && (distance(lower, other.slice(0, lower.length)) <= 1 || lower.startsWith(other))) {
+      return candidate;
+    }
     const d = distance(lower, other);
     if (d < bestDistance) {
       bestDistance = d;
