@@ -40,6 +40,15 @@ const policy = {
     type: fc.constant('fallback' as const),
     handler: fc.constantFrom('value' as const, 'async' as const, 'throw' as const, 'syncThrow' as const),
   }),
+  breaker: fc.record({
+    type: fc.constant('breaker' as const),
+    rule: fc.oneof(fc.constant('hystrix' as const), fc.integer({ min: 1, max: 3 })),
+    volumeThreshold: fc.integer({ min: 0, max: 4 }),
+    errorThresholdPercentage: fc.constantFrom(0, 1, 50, 100),
+    sleepWindow: tens(500).map((t) => t + 10),
+    trialCalls: fc.integer({ min: 1, max: 2 }),
+    trialSuccesses: fc.integer({ min: 1, max: 2 }),
+  }),
   bulkhead: fc
     .record({
       type: fc.constant('bulkhead' as const),
@@ -98,6 +107,18 @@ describe('pipeline model (fast-check)', () => {
 
   it('with a Bulkhead too', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'bulkhead']), check), {
+      numRuns: Number(process.env.FC_RUNS ?? 300),
+    });
+  });
+
+  it('with a CircuitBreaker too', async () => {
+    await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'breaker']), check), {
+      numRuns: Number(process.env.FC_RUNS ?? 300),
+    });
+  });
+
+  it('all five policies', async () => {
+    await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'breaker', 'bulkhead']), check), {
       numRuns: Number(process.env.FC_RUNS ?? 300),
     });
   });

@@ -6,6 +6,7 @@
  * regression test verbatim.
  */
 import { vi } from 'vitest';
+import { CircuitBreaker, consecutiveFailures } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/bulkhead/index.js';
 import type { Context } from '../../src/core/context.js';
 import { proceed } from '../../src/core/context.js';
@@ -52,6 +53,16 @@ export type PolicySpec =
   | { readonly type: 'fallback'; readonly handler: 'value' | 'async' | 'throw' | 'syncThrow' }
   /** Test-only: a deliberately broken stage, to prove that the harness notices each kind of fault. */
   | { readonly type: 'faulty'; readonly fault: Fault }
+  | {
+      readonly type: 'breaker';
+      /** 'hystrix' uses volumeThreshold/errorThresholdPercentage; a number n is consecutiveFailures(n). */
+      readonly rule: 'hystrix' | number;
+      readonly volumeThreshold: number;
+      readonly errorThresholdPercentage: number;
+      readonly sleepWindow: number;
+      readonly trialCalls: number;
+      readonly trialSuccesses: number;
+    }
   | {
       readonly type: 'bulkhead';
       readonly maxConcurrent: number;
@@ -121,11 +132,13 @@ interface Built {
   readonly policy: Policy<unknown>;
   readonly timeouts: Timeout[];
   readonly bulkheads: Bulkhead[];
+  readonly breakers: CircuitBreaker[];
 }
 
 function build(specs: readonly PolicySpec[]): Built {
   const timeouts: Timeout[] = [];
   const bulkheads: Bulkhead[] = [];
+  const breakers: CircuitBreaker[] = [];
   const member = (spec: PolicySpec): Policy<unknown> => {
     switch (spec.type) {
       case 'faulty':
@@ -156,6 +169,20 @@ function build(specs: readonly PolicySpec[]): Built {
               throw new HandlerError('handler threw');
           }
         });
+      case 'breaker': {
+        const b = new CircuitBreaker({
+          ...(spec.rule === 'hystrix' ? {} : { rule: consecutiveFailures(spec.rule) }),
+          volumeThreshold: spec.volumeThreshold,
+          errorThresholdPercentage: spec.errorThresholdPercentage,
+          rollingWindow: 1000,
+          buckets: 10,
+          sleepWindow: spec.sleepWindow,
+          trialCalls: spec.trialCalls,
+          trialSuccesses: spec.trialSuccesses,
+        });
+        breakers.push(b);
+        return b;
+      }
       case 'bulkhead': {
         const b = new Bulkhead({
           maxConcurrent: spec.maxConcurrent,
@@ -168,7 +195,7 @@ function build(specs: readonly PolicySpec[]): Built {
     }
   };
   const members = specs.map(member);
-  return { policy: pipeline(...members), timeouts, bulkheads };
+  return { policy: pipeline(...members), timeouts, bulkheads, breakers };
 }
 
 interface CallRecord {
@@ -214,7 +241,7 @@ export async function runScenario(scenario: Scenario): Promise<string[]> {
 
 async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
   const { policies } = scenario;
-  const { policy, timeouts, bulkheads } = build(policies);
+  const { policy, timeouts, bulkheads, breakers } = build(policies);
   const t0 = Date.now();
   const now = (): number => Date.now() - t0;
   const shared = new AbortController();
@@ -380,6 +407,7 @@ async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
 
   const hasTimeout = policies.some((p) => p.type === 'timeout');
   const hasBulkhead = policies.some((p) => p.type === 'bulkhead');
+  const hasBreaker = policies.some((p) => p.type === 'breaker');
   const fallbackMayThrow = policies.some(
     (p) => p.type === 'fallback' && (p.handler === 'throw' || p.handler === 'syncThrow'),
   );
@@ -394,7 +422,7 @@ async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
     if (rec.controller?.signal.aborted === true && error === rec.controller.signal.reason) return true;
     if (error instanceof TimeoutError) return hasTimeout;
     if (error instanceof BulkheadRejectedError) return hasBulkhead;
-    if (error instanceof CircuitOpenError) return false;
+    if (error instanceof CircuitOpenError) return hasBreaker;
     if (error instanceof FallbackError) {
       return (
         fallbackMayThrow && error.cause instanceof HandlerError && depth < 8 && explains(rec, error.error, depth + 1)
@@ -439,6 +467,16 @@ async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
       const latency = rec.settledAt - spec.start;
       if (latency > first.timeout) problems.push(`call ${i}: answered after ${latency} ms > timeout ${first.timeout}`);
     }
+    // A short-circuited call never reaches the function unless a retry outside the breaker tried again.
+    const bi = policies.findIndex((p) => p.type === 'breaker');
+    if (
+      !outcome.ok &&
+      outcome.error instanceof CircuitOpenError &&
+      !policies.slice(0, bi).some((p) => p.type === 'retry') &&
+      rec.invocations !== 0
+    ) {
+      problems.push(`call ${i}: short-circuited after ${rec.invocations} invocation(s)`);
+    }
     const left = rec.listeners?.active() ?? 0;
     if (left !== 0) problems.push(`call ${i}: ${left} listener(s) left on the caller's signal`);
   });
@@ -447,6 +485,10 @@ async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
   if (sharedLeft !== 0) problems.push(`${sharedLeft} listener(s) left on the shared signal`);
   for (const b of bulkheads) {
     if (b.running !== 0 || b.queued !== 0) problems.push(`bulkhead not idle: ${b.running} running, ${b.queued} queued`);
+  }
+  for (const b of breakers) {
+    const c = b.metrics().concurrent;
+    if (c !== 0) problems.push(`breaker not idle: ${c} concurrent`);
   }
   for (const t of timeouts) if (t.pending !== 0) problems.push(`timeout not idle: ${t.pending} pending`);
 
@@ -459,9 +501,17 @@ async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
     }
   });
 
-  // An idle Timeout's shared timer goes off at most once more, within its deadline.
-  const largest = Math.max(0, ...policies.map((p) => (p.type === 'timeout' ? p.timeout : 0)));
+  // An idle Timeout's shared timer goes off at most once more, within its deadline. One sleep
+  // window later no breaker may be stuck: it admits a probe.
+  const largest = Math.max(
+    0,
+    ...policies.map((p) => (p.type === 'timeout' ? p.timeout : p.type === 'breaker' ? p.sleepWindow : 0)),
+  );
   await vi.advanceTimersByTimeAsync(largest + 1);
+  for (const b of breakers) {
+    const probe = await b.execute(() => 'probe').catch((error: unknown) => error);
+    if (probe !== 'probe') problems.push(`breaker stuck ${b.state} after going idle: the probe got ${String(probe)}`);
+  }
   const left = vi.getTimerCount();
   if (left !== 0) problems.push(`${left} timer(s) still scheduled after everything settled`);
 }
