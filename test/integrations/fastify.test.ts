@@ -1,6 +1,6 @@
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Timeout } from '../../src/index.js';
+import { Bulkhead } from '../../src/bulkhead/index.js';
 import { staunchPlugin } from '../../src/integrations/fastify/index.js';
 import { OpenCircuit, serverSuite } from './server-suite.js';
 
@@ -45,7 +45,7 @@ describe('staunch/fastify plugin', () => {
     await app.register(staunchPlugin, { policy: new OpenCircuit() });
     app.get('/guarded', async () => 'never');
     app.get('/free', { config: { staunch: false } }, async (request) => `free ${request.staunch === null}`);
-    app.get('/own', { config: { staunch: { policy: new Timeout(1000) } } }, async (request) => {
+    app.get('/own', { config: { staunch: { policy: new Bulkhead({ maxConcurrent: 1 }) } } }, async (request) => {
       return `own ${request.staunch?.attempt}`;
     });
     const server = await listen(app);
@@ -61,7 +61,6 @@ describe('staunch/fastify plugin', () => {
   it('waits for a handler that sends later by itself', async () => {
     const app = Fastify({ forceCloseConnections: true });
     let running = 0;
-    const { Bulkhead } = await import('../../src/bulkhead/index.js');
     const bulkhead = new Bulkhead({ maxConcurrent: 1 });
     await app.register(staunchPlugin, { policy: bulkhead });
     app.get('/cb', (_request, reply) => {

@@ -3,10 +3,9 @@ import { CircuitOpenError, Policy, pipeline, Timeout, TimeoutError } from '../..
 import { createFetch, HttpStatusError, parseRetryAfter } from '../../src/integrations/fetch/index.js';
 import { deferred, listen } from './helpers.js';
 
-let close: (() => Promise<void>) | undefined;
+const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  await close?.();
-  close = undefined;
+  await Promise.all(closers.splice(0).map((close) => close()));
 });
 
 /** A server answering with the given statuses in turn (then 200), recording each request. */
@@ -24,7 +23,7 @@ async function flaky(statuses: number[], headers: Record<string, string> = {}) {
       res.end(`status ${status}`);
     });
   });
-  close = server.close;
+  closers.push(server.close);
   return { url: server.url, seen };
 }
 
@@ -156,7 +155,7 @@ describe('createFetch', () => {
         serverSawClose = true;
       });
     });
-    close = server.close;
+    closers.push(server.close);
     const fetch = createFetch({ policy: pipeline(new Timeout(100)), retry: false });
     const error = await fetch(server.url).catch((e) => e);
     expect(error).toBeInstanceOf(TimeoutError);
@@ -171,7 +170,7 @@ describe('createFetch', () => {
       arrived.resolve();
       res.on('close', () => closed.resolve());
     });
-    close = server.close;
+    closers.push(server.close);
     const fetch = createFetch({ retry: { backoff: [0, 0] } });
     const controller = new AbortController();
     const p = fetch(server.url, { signal: controller.signal });
@@ -200,7 +199,7 @@ describe('createFetch', () => {
       }
       res.end('ok');
     });
-    close = server.close;
+    closers.push(server.close);
     const res = await createFetch({ retry: { backoff: [0] } })(server.url);
     expect(await res.text()).toBe('ok');
     // The first response's body was cancelled: its connection closed without finishing.

@@ -4,6 +4,7 @@
  * call's signal from wherever that framework exposes it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/bulkhead/index.js';
 import type { Context } from '../../src/core/context.js';
 import { proceed } from '../../src/core/context.js';
@@ -43,6 +44,13 @@ export class OpenCircuit extends Stage {
   async _run(): Promise<unknown> {
     throw new CircuitOpenError('Circuit is open', 0, 1500);
   }
+}
+
+/** A breaker of the real kind, forced open. */
+export function isolatedBreaker(): CircuitBreaker {
+  const breaker = new CircuitBreaker({ name: 'isolated' });
+  breaker.isolate();
+  return breaker;
 }
 
 export function serverSuite(name: string, start: StartServer): void {
@@ -128,8 +136,20 @@ export function serverSuite(name: string, start: StartServer): void {
     });
 
     it("answers 503 with Retry-After from the breaker's next trial time", async () => {
+      // A clock that stands still: the breaker's retryAfter is exactly its sleep window.
+      const clock = { now: () => 1_000, setTimeout, clearTimeout: (h: unknown) => clearTimeout(h as never) };
+      const breaker = new CircuitBreaker({ volumeThreshold: 1, sleepWindow: 2_500, clock });
+      await breaker
+        .execute(() => {
+          throw new Error('upstream down');
+        })
+        .catch(() => {});
+      expect(breaker.state).toBe('open');
+      const isolated = new CircuitBreaker();
+      isolated.isolate();
       const url = await serve({
-        '/open': { policy: new OpenCircuit(), handler: async () => ({ status: 200, body: '' }) },
+        '/open': { policy: breaker, handler: async () => ({ status: 200, body: '' }) },
+        '/isolated': { policy: isolated, handler: async () => ({ status: 200, body: '' }) },
         '/custom': {
           policy: new OpenCircuit(),
           mapping: { body: (error, status) => `${status} ${(error as CircuitOpenError).code}` },
@@ -138,8 +158,13 @@ export function serverSuite(name: string, start: StartServer): void {
       });
       const res = await fetch(`${url}/open`);
       expect(res.status).toBe(503);
-      expect(res.headers.get('retry-after')).toBe('2');
+      expect(res.headers.get('retry-after')).toBe('3');
       expect((await res.json()).error.code).toBe('STAUNCH_CIRCUIT_OPEN');
+      // Forced open: no trial time, so no Retry-After.
+      const forced = await fetch(`${url}/isolated`);
+      expect(forced.status).toBe(503);
+      expect(forced.headers.get('retry-after')).toBeNull();
+      await forced.arrayBuffer();
       const custom = await fetch(`${url}/custom`);
       expect(custom.status).toBe(503);
       expect(custom.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -200,7 +225,7 @@ export function serverSuite(name: string, start: StartServer): void {
         '/a': {
           policy: (key) => {
             made.push(key);
-            return pipeline(new Timeout(1000));
+            return pipeline(new Bulkhead({ maxConcurrent: 5 }));
           },
           key: (path) => path,
           handler: async () => ({ status: 200, body: 'ok' }),
