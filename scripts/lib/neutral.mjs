@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 import ts from 'typescript';
 
 const BUILTINS = new Set(builtinModules);
@@ -29,35 +29,41 @@ export const NODE_GLOBALS = [
  */
 export async function checkRuntimeNeutral(entry) {
   const problems = [];
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-    plugins: [
-      {
-        name: 'forbid-node-and-packages',
-        setup(b) {
-          b.onResolve({ filter: /^[^./]/ }, (args) => {
-            const name = args.path.startsWith('@')
-              ? args.path.split('/').slice(0, 2).join('/')
-              : args.path.split('/')[0];
-            if (args.path.startsWith('node:') || BUILTINS.has(name)) {
-              problems.push(`imports the Node built-in '${args.path}' (from ${args.importer})`);
-            } else if (!ALLOWED_PACKAGES.has(name)) {
-              problems.push(
-                `imports the package '${args.path}' (from ${args.importer}); the core may import only ${[...ALLOWED_PACKAGES].join(', ')}`,
-              );
-            }
-            return { path: args.path, external: true };
-          });
+  let result;
+  try {
+    result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      target: 'es2022',
+      write: false,
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'forbid-node-and-packages',
+          setup(b) {
+            b.onResolve({ filter: /^[^./]/ }, (args) => {
+              const name = args.path.startsWith('@')
+                ? args.path.split('/').slice(0, 2).join('/')
+                : args.path.split('/')[0];
+              if (args.path.startsWith('node:') || BUILTINS.has(name)) {
+                problems.push(`imports the Node built-in '${args.path}' (from ${args.importer})`);
+              } else if (!ALLOWED_PACKAGES.has(name)) {
+                problems.push(
+                  `imports the package '${args.path}' (from ${args.importer}); the core may import only ${[...ALLOWED_PACKAGES].join(', ')}`,
+                );
+              }
+              return { path: args.path, external: true };
+            });
+          },
         },
-      },
-    ],
-  });
+      ],
+    });
+  } finally {
+    // esbuild keeps a service process for later builds; end it so nothing is left running.
+    await stop();
+  }
   const code = result.outputFiles[0]?.text ?? '';
 
   // Free identifiers: type-check the bundle as plain JavaScript against the ES2022 + DOM
