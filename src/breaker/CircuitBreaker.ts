@@ -218,13 +218,13 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   constructor(options: CircuitBreakerOptions = {}) {
     super();
     checkOptions(OWNER, options, KNOWN);
-    const name = options.name ?? 'circuit-breaker';
+    const name = options.name === undefined ? 'circuit-breaker' : options.name;
     if (typeof name !== 'string') throw new TypeError(`${OWNER}: name must be a string, got ${showValue(name)}`);
-    const group = options.group ?? name;
+    const group = options.group === undefined ? name : options.group;
     if (typeof group !== 'string') throw new TypeError(`${OWNER}: group must be a string, got ${showValue(group)}`);
     this.name = name;
     this.group = group;
-    const rule = options.rule ?? { kind: 'hystrix' };
+    const rule = options.rule === undefined ? { kind: 'hystrix' as const } : options.rule;
     if (typeof rule !== 'object' || rule === null || !RULES.includes((rule as { kind?: string }).kind as string)) {
       throw new TypeError(
         `${OWNER}: rule must be hystrix(), goResiliency({...}), consecutiveFailures(n) or slowCalls({...}), got ${showValue(rule)}`,
@@ -256,7 +256,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       );
     }
     const goRule = this.rule.kind === 'go-resiliency' ? this.rule : undefined;
-    const sleep = options.sleepWindow ?? goRule?.timeout ?? 5000;
+    const sleep = options.sleepWindow === undefined ? (goRule?.timeout ?? 5000) : options.sleepWindow;
     let firstSleep: number;
     if (typeof sleep === 'number') {
       firstSleep = checkNumber(OWNER, 'sleepWindow', sleep, { min: 0, minExclusive: true });
@@ -287,7 +287,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     );
     this._exclude = matchers(OWNER, 'exclude', options.exclude);
     this._failureResult = functionOption(OWNER, 'failureResult', options.failureResult);
-    const clock = options.clock ?? systemClock;
+    const clock = options.clock === undefined ? systemClock : options.clock;
     if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
       throw new TypeError(`${OWNER}: clock must be a Clock (an object with now()), got ${showValue(clock)}`);
     }

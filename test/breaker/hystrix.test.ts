@@ -176,6 +176,7 @@ describe('CircuitBreaker — Hystrix rule (SEMANTICS §2)', () => {
   it('rejects while open with a CircuitOpenError saying when the next trial is allowed', async () => {
     const { breaker, clock, fail, ok, calls } = setup();
     await failTimes(fail, 20);
+    expect(breaker.state).toBe('open');
     clock.advance(1234);
     const n = calls();
     const r = await settle(ok());
