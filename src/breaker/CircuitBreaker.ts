@@ -411,7 +411,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   }
 
   /** @internal */
-  async _run(context: Context, next: number): Promise<unknown> {
+  _run(context: Context, next: number): Promise<unknown> {
     const machine = this._machine;
     // One clock read per call (at the end) is enough for the window; the start is read only for
     // admission and for the calls whose latency is sampled.
@@ -419,24 +419,30 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     let trial = false;
     if (machine.state !== 'closed' && machine.state !== 'forced-closed') {
       start = this._clock.now();
-      trial = this._admit(start);
+      try {
+        trial = this._admit(start);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     } else if (++this._tick > this._sampleMask) {
       this._tick = 0;
       start = this._clock.now();
     }
     const generation = machine.generation;
     this._concurrent++;
-    let result: unknown;
-    try {
-      result = await proceed(context, next);
-    } catch (error) {
-      this._concurrent--;
-      this._onError(error, generation, start, trial, context);
-      throw error;
-    }
-    this._concurrent--;
-    this._onResult(result, generation, start, trial);
-    return result;
+    // `then` rather than an async function: measurably less overhead per call.
+    return proceed(context, next).then(
+      (result) => {
+        this._concurrent--;
+        this._onResult(result, generation, start, trial);
+        return result;
+      },
+      (error: unknown) => {
+        this._concurrent--;
+        this._onError(error, generation, start, trial, context);
+        throw error;
+      },
+    );
   }
 
   /** Open, isolated or half-open: admits a trial (true) or throws a {@link CircuitOpenError}. */
