@@ -468,7 +468,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   private _shortCircuit(now: number, retryAt: number): never {
     this._window.add(SHORT_CIRCUIT, now);
     const retryAfter = retryAt - now;
-    const error = new CircuitOpenError(
+    const error = stackless(
       retryAt === Number.POSITIVE_INFINITY
         ? `Circuit breaker "${this.name}" is isolated: no call is allowed until it is reset`
         : `Circuit breaker "${this.name}" is ${this._machine.state}: next trial call allowed in ${Math.ceil(retryAfter)} ms`,
@@ -602,5 +602,24 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       default:
         break;
     }
+  }
+}
+
+type ErrorWithLimit = { stackTraceLimit?: unknown };
+
+/**
+ * Builds a {@link CircuitOpenError} without capturing a stack trace (where the engine lets us, as
+ * Node's own internal errors do): its stack would only show the breaker's internals, and capturing
+ * it would cost more than the whole rejection. An open breaker under load rejects a lot.
+ */
+function stackless(message: string, retryAt: number, retryAfter: number): CircuitOpenError {
+  const E = Error as ErrorWithLimit;
+  const limit = E.stackTraceLimit;
+  if (typeof limit !== 'number') return new CircuitOpenError(message, retryAt, retryAfter);
+  E.stackTraceLimit = 0;
+  try {
+    return new CircuitOpenError(message, retryAt, retryAfter);
+  } finally {
+    E.stackTraceLimit = limit;
   }
 }

@@ -174,6 +174,7 @@ describe('CircuitBreaker — Hystrix rule (SEMANTICS §2)', () => {
   });
 
   it('rejects while open with a CircuitOpenError saying when the next trial is allowed', async () => {
+    const limit = Error.stackTraceLimit;
     const { breaker, clock, fail, ok, calls } = setup();
     await failTimes(fail, 20);
     expect(breaker.state).toBe('open');
@@ -188,6 +189,9 @@ describe('CircuitBreaker — Hystrix rule (SEMANTICS §2)', () => {
     expect(error.retryAfter).toBe(5000 - 1234);
     expect(error.message).toContain('3766 ms');
     expect(error.code).toBe('STAUNCH_CIRCUIT_OPEN');
+    // Built without a stack trace (cheap under load), and the global limit is restored.
+    expect(error.stack).toMatch(/^CircuitOpenError: /);
+    expect(Error.stackTraceLimit).toBe(limit);
   });
 
   it('reads half-open once the sleep window has passed, without any call, and reading changes nothing', async () => {
