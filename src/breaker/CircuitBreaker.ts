@@ -101,11 +101,13 @@ export interface CircuitBreakerEvents {
 
 /** Rolling statistics of a breaker (Hystrix's set). Counts cover the rolling window. */
 export interface CircuitBreakerMetrics {
+  /** The state now (as {@link CircuitBreaker.state} reads it). */
   readonly state: CircuitState;
   /** Counted calls: successes + failures + timeouts + rejections. */
   readonly requests: number;
   /** Failures + timeouts + rejections (slow successes are failures under `slowCalls({ slowCallIsFailure })`). */
   readonly errors: number;
+  /** Counted successes. */
   readonly successes: number;
   /** Errors other than timeouts and bulkhead rejections, and results classified as failures. */
   readonly failures: number;
@@ -132,7 +134,9 @@ export interface CircuitBreakerMetrics {
  * process. Times are durations and wall-clock milliseconds, never the monotonic clock's values.
  */
 export interface CircuitBreakerSnapshot {
+  /** Format version. */
   readonly version: 1;
+  /** The state at `savedAt`. */
   readonly state: CircuitState;
   /** Milliseconds, at `savedAt`, until a trial call is allowed (0 unless open). */
   readonly retryAfter: number;
