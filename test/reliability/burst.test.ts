@@ -245,5 +245,6 @@ describe('a burst of 10,000 concurrent callers with random aborts', () => {
       expect(r.sharedListeners).toBe(0);
       expect(r.timers).toBe(0);
     },
+    60_000,
   );
 });
