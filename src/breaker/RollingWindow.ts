@@ -59,6 +59,10 @@ export class RollingWindow {
   private _totals: Float64Array | undefined = undefined;
   /** The newest slot written. */
   private _head = Number.NEGATIVE_INFINITY;
+  /** The head bucket's time range [start, end) and data offset: the common case needs no division. */
+  private _headStart = 0;
+  private _headEnd = 0;
+  private _headBase = 0;
 
   constructor(length: number, buckets: number) {
     this.buckets = buckets;
@@ -121,6 +125,7 @@ export class RollingWindow {
   /** Forgets everything (keeps the storage, if any). */
   clear(): void {
     this._head = Number.NEGATIVE_INFINITY;
+    this._headStart = this._headEnd = 0;
     if (this._slots !== undefined) this._slots.fill(Number.NEGATIVE_INFINITY);
     this._totals?.fill(0);
   }
@@ -158,6 +163,7 @@ export class RollingWindow {
 
   /** Moves the head to the slot of `now`, clearing the buckets it passes; returns its data offset. */
   private _roll(now: number): number {
+    if (now < this._headEnd && now >= this._headStart) return this._headBase;
     const n = this.buckets;
     if (this._data === undefined) this._allocate();
     let slot = Math.floor(now / this.bucketLength);
@@ -177,7 +183,10 @@ export class RollingWindow {
     }
     let index = slot % n;
     if (index < 0) index += n;
-    return index * STRIDE;
+    this._headStart = slot * this.bucketLength;
+    this._headEnd = this._headStart + this.bucketLength;
+    this._headBase = index * STRIDE;
+    return this._headBase;
   }
 
   /** Subtracts the bucket of `slot` from the totals and clears it for `owner`. */

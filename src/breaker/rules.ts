@@ -161,7 +161,9 @@ class ErrorPercentage implements TripEvaluator {
     private readonly percentage: number,
     private readonly volume: number,
   ) {}
-  tripAfter(_failed: boolean, window: RollingWindow): boolean {
+  tripAfter(failed: boolean, window: RollingWindow): boolean {
+    // The healthy case: a success in a window without errors cannot trip (unless the threshold is 0).
+    if (!failed && this.percentage > 0 && window.errors === 0) return false;
     const requests = window.requests;
     return requests >= this.volume && requests > 0 && Math.floor((100 * window.errors) / requests) >= this.percentage;
   }
