@@ -126,3 +126,53 @@ export function describe(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** Thrown by {@link Semaphore.release} when no permit is held: a release without an acquire. */
+export class SemaphoreReleaseError extends StaunchError {
+  static override readonly code: StaunchErrorCode = 'STAUNCH_SEMAPHORE_RELEASE';
+  /** The semaphore's number of permits. */
+  readonly permits: number;
+  constructor(permits: number) {
+    super(`Semaphore.release(): no permit is held (all ${permits} permits are free); release() without acquire()`);
+    this.permits = permits;
+  }
+}
+
+/** Thrown by {@link Semaphore.acquire} when no permit became free within the wait's timeout. */
+export class SemaphoreTimeoutError extends StaunchError {
+  static override readonly code: StaunchErrorCode = 'STAUNCH_SEMAPHORE_TIMEOUT';
+  /** How long the caller waited, in milliseconds. */
+  readonly timeout: number;
+  /** The semaphore's number of permits. */
+  readonly permits: number;
+  constructor(timeout: number, permits: number) {
+    super(`Semaphore.acquire(): no permit free within ${timeout} ms (permits: ${permits})`);
+    this.timeout = timeout;
+    this.permits = permits;
+  }
+}
+
+/**
+ * Given to a {@link Batcher} caller whose item got no result: the batch function's `Map` has no
+ * entry for the item's key, or its array does not have one result per item.
+ */
+export class BatchResultMissingError extends StaunchError {
+  static override readonly code: StaunchErrorCode = 'STAUNCH_BATCH_RESULT_MISSING';
+  /** The caller's item. */
+  readonly item: unknown;
+  /** The item's key (the item itself without a `key` option). */
+  readonly key: unknown;
+  constructor(message: string, item: unknown, key: unknown) {
+    super(message);
+    this.item = item;
+    this.key = key;
+  }
+}
+
+/** Thrown by {@link Batcher.call} after {@link Batcher.close}. */
+export class BatcherClosedError extends StaunchError {
+  static override readonly code: StaunchErrorCode = 'STAUNCH_BATCHER_CLOSED';
+  constructor() {
+    super('Batcher.call(): the batcher is closed');
+  }
+}

@@ -1,0 +1,6 @@
+export {
+  type BatchCallOptions,
+  Batcher,
+  type BatcherOptions,
+  type BatchResults,
+} from './Batcher.js';

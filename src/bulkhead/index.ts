@@ -1,0 +1,1 @@
+export { Bulkhead, type BulkheadEvents, type BulkheadOptions } from './Bulkhead.js';

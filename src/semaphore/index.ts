@@ -1,0 +1,1 @@
+export { type AcquireOptions, Semaphore, type SemaphoreOptions } from './Semaphore.js';
