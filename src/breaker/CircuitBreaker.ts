@@ -449,20 +449,31 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     );
   }
 
-  /** Open, isolated or half-open: admits a trial (true) or throws a {@link CircuitOpenError}. */
+  /**
+   * Not closed: admits a trial call (true), lets the call run as an ordinary one (false, when a
+   * `stateChange` listener closed the breaker meanwhile), or throws a {@link CircuitOpenError}.
+   */
   private _admit(now: number): boolean {
     const m = this._machine;
-    if (m.state === 'open') {
-      if (now < m.retryAt) this._shortCircuit(now, m.retryAt);
-      m.halfOpen();
-      this._changed('open');
-    } else if (m.state === 'isolated') {
-      this._shortCircuit(now, Number.POSITIVE_INFINITY);
+    switch (m.state) {
+      case 'closed':
+      case 'forced-closed':
+        return false;
+      case 'isolated':
+        return this._shortCircuit(now, Number.POSITIVE_INFINITY);
+      case 'open':
+        if (now < m.retryAt) return this._shortCircuit(now, m.retryAt);
+        m.halfOpen();
+        this._changed('open');
+        // A listener may have changed the state (e.g. isolated the breaker): decide again.
+        if ((m.state as CircuitState) !== 'half-open') return this._admit(now);
+        break;
+      default:
+        break;
     }
-    // half-open
     const gate = m.gate;
     if (!gate.free) {
-      if (!gate.stuck(now, m.sleepWindow)) this._shortCircuit(now, gate.lastAdmission + m.sleepWindow);
+      if (!gate.stuck(now, m.sleepWindow)) return this._shortCircuit(now, gate.lastAdmission + m.sleepWindow);
       m.newRound();
     }
     gate.admit(now);

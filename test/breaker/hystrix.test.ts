@@ -400,4 +400,17 @@ describe('CircuitBreaker — Hystrix rule (SEMANTICS §2)', () => {
     expect(breaker.state).toBe('closed');
     expect(vi.getTimerCount()).toBe(0);
   });
+
+  it('a stateChange listener that isolates the breaker on half-open is obeyed by the arriving call', async () => {
+    const { breaker, clock, fail, ok, calls } = setup();
+    await failTimes(fail, 20);
+    breaker.on('stateChange', (e) => {
+      if (e.to === 'half-open') breaker.isolate();
+    });
+    clock.advance(5000);
+    const n = calls();
+    await expect(ok()).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(calls()).toBe(n);
+    expect(breaker.state).toBe('isolated');
+  });
 });
