@@ -158,5 +158,3 @@ export const staunchPlugin: FastifyPluginCallback<StaunchFastifyOptions> = Objec
     [Symbol.for('plugin-meta')]: { name: 'staunch', fastify: '5.x' },
   },
 );
-
-export default staunchPlugin;

@@ -91,8 +91,8 @@ interface Instruments {
   readonly events: Counter;
   readonly attempt: Histogram;
   readonly call: Histogram;
-  readonly breakers: Map<CircuitBreaker, Attributes[]>;
-  readonly bulkheads: Map<Bulkhead, Attributes[]>;
+  readonly breakers: Map<BreakerLike, Attributes[]>;
+  readonly bulkheads: Map<BulkheadLike, Attributes[]>;
 }
 
 const STATES = ['closed', 'open', 'half-open', 'isolated', 'forced-closed'] as const;
@@ -101,8 +101,8 @@ const perMeter = new WeakMap<Meter, Instruments>();
 function instrumentsOf(meter: Meter): Instruments {
   let found = perMeter.get(meter);
   if (found !== undefined) return found;
-  const breakers = new Map<CircuitBreaker, Attributes[]>();
-  const bulkheads = new Map<Bulkhead, Attributes[]>();
+  const breakers = new Map<BreakerLike, Attributes[]>();
+  const bulkheads = new Map<BulkheadLike, Attributes[]>();
   const durationOptions = {
     unit: 's',
     valueType: ValueType.DOUBLE,
@@ -172,15 +172,45 @@ export function errorType(error: unknown): string {
   return '_OTHER';
 }
 
-/** The kind of a policy, for `staunch.policy.kind`. */
+/** The parts of a breaker the state gauge reads (structural, so another copy of staunch works). */
+interface BreakerLike {
+  readonly state: string;
+  metrics(): unknown;
+  isolate(): void;
+}
+
+/** The parts of a bulkhead the gauges read. */
+interface BulkheadLike {
+  readonly running: number;
+  readonly queued: number;
+  readonly maxConcurrent: number;
+}
+
+function isBreaker(value: object): value is BreakerLike {
+  if (value instanceof CircuitBreaker) return true;
+  const v = value as Partial<BreakerLike>;
+  return typeof v.metrics === 'function' && typeof v.isolate === 'function' && typeof v.state === 'string';
+}
+
+function isBulkhead(value: object): value is BulkheadLike {
+  if (value instanceof Bulkhead) return true;
+  const v = value as Partial<BulkheadLike>;
+  return typeof v.running === 'number' && typeof v.queued === 'number' && typeof v.maxConcurrent === 'number';
+}
+
+/**
+ * The kind of a policy, for `staunch.policy.kind`: by class, then by shape and class name, so
+ * policies from a duplicate copy of staunch are recognised too.
+ */
 export function policyKind(policy: Policy<unknown>): string {
   if (policy instanceof RetryPolicy) return 'retry';
-  if (policy instanceof CircuitBreaker) return 'circuit_breaker';
-  if (policy instanceof Bulkhead) return 'bulkhead';
+  if (isBreaker(policy)) return 'circuit_breaker';
+  if (isBulkhead(policy)) return 'bulkhead';
   if (policy instanceof Timeout) return 'timeout';
   if (policy instanceof Fallback) return 'fallback';
   if (policy instanceof Pipeline) return 'pipeline';
-  return snake(policy.constructor?.name ?? 'policy');
+  const name = policy.constructor?.name ?? 'policy';
+  return name === 'RetryPolicy' ? 'retry' : snake(name);
 }
 
 function snake(name: string): string {
@@ -258,11 +288,11 @@ export function instrument(policy: Policy<unknown>, options: InstrumentOptions):
         );
       }
     }
-    const registry: Map<Stage, Attributes[]> | undefined =
-      stage instanceof CircuitBreaker
-        ? (inst.breakers as Map<Stage, Attributes[]>)
-        : stage instanceof Bulkhead
-          ? (inst.bulkheads as Map<Stage, Attributes[]>)
+    const registry: Map<object, Attributes[]> | undefined =
+      kind === 'circuit_breaker'
+        ? (inst.breakers as Map<object, Attributes[]>)
+        : kind === 'bulkhead'
+          ? (inst.bulkheads as Map<object, Attributes[]>)
           : undefined;
     if (registry !== undefined) {
       const list = registry.get(stage) ?? [];
