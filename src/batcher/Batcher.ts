@@ -1,4 +1,4 @@
-import { isAbortSignal } from '../core/abort.js';
+import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { BatcherClosedError, BatchResultMissingError, describe } from '../core/errors.js';
 import { checkOptions, functionOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
@@ -153,7 +153,7 @@ export class Batcher<K, V, Key = K> {
     }
     let batch = this._pending;
     if (batch === undefined) {
-      batch = new Batch<K, V>(this);
+      batch = new Batch<K, V>();
       this._pending = batch;
       batch.timer = this._clock.setTimeout(() => this._dispatch(batch as Batch<K, V>), this.window);
     }
@@ -163,8 +163,8 @@ export class Batcher<K, V, Key = K> {
       current.entries.push(entry);
       current.live++;
       if (signal !== undefined) {
-        entry.signal = signal;
-        signal.addEventListener('abort', entry);
+        const s = signal;
+        entry.subscription = onAbort(s, () => this._abandon(entry, s.reason));
       }
       if (current.live >= this.maxBatchSize) this._dispatch(current);
     });
@@ -190,9 +190,10 @@ export class Batcher<K, V, Key = K> {
     return Promise.all(this._running).then(() => undefined);
   }
 
-  /** @internal An entry's caller aborted. */
-  _abandon(entry: Entry<K, V>): void {
-    const reason = (entry.signal as AbortSignal).reason;
+  /** An entry's caller aborted. */
+  private _abandon(entry: Entry<K, V>, reason: unknown): void {
+    if (entry.settled) return;
+    entry.subscription = undefined;
     const batch = entry.batch;
     if (!batch.started) {
       entry.removed = true;
@@ -298,14 +299,13 @@ class Batch<K, V> {
   live = 0;
   started = false;
   timer: unknown = undefined;
-  constructor(readonly batcher: Batcher<K, V, unknown>) {}
 }
 
-/** One caller in a batch; also its abort listener. */
+/** One caller in a batch. */
 class Entry<K, V> {
   removed = false;
   settled = false;
-  signal: AbortSignal | undefined = undefined;
+  subscription: AbortSubscription | undefined = undefined;
 
   constructor(
     readonly batch: Batch<K, V>,
@@ -313,10 +313,6 @@ class Entry<K, V> {
     private readonly _resolve: (value: V) => void,
     private readonly _reject: (error: unknown) => void,
   ) {}
-
-  handleEvent(): void {
-    if (!this.settled) this.batch.batcher._abandon(this);
-  }
 
   resolve(value: V): void {
     if (this.settle()) this._resolve(value);
@@ -330,9 +326,9 @@ class Entry<K, V> {
   private settle(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    if (this.signal !== undefined) {
-      this.signal.removeEventListener('abort', this);
-      this.signal = undefined;
+    if (this.subscription !== undefined) {
+      this.subscription.dispose();
+      this.subscription = undefined;
     }
     return true;
   }

@@ -1,3 +1,4 @@
+import { type AbortSubscription, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from '../core/errors.js';
@@ -151,11 +152,12 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     if (this._queued >= this.maxQueue) return Promise.reject(this._reject('queue-full'));
     if (context.aborted) return Promise.reject(context.signal.reason);
     return new Promise((resolve, reject) => {
-      const waiter = new Waiter(this, context, next, resolve, reject);
+      const waiter = new Waiter(context, next, resolve, reject);
       this._enqueue(waiter);
       if (context.abortable) {
-        waiter.signal = context.signal;
-        waiter.signal.addEventListener('abort', waiter);
+        // The core's shared listener: O(1) to leave, however many waiters share one signal.
+        const signal = context.signal;
+        waiter.subscription = onAbort(signal, () => this._abandon(waiter, signal.reason));
       }
       if (this._events.listening('queue')) {
         this._events.emit('queue', { running: this._running, queued: this._queued });
@@ -202,12 +204,11 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     this._start(waiter.context, waiter.next).then(waiter.resolve, waiter.reject);
   }
 
-  /** @internal A queued caller aborted: it leaves the queue with its reason. */
-  _abandon(waiter: Waiter): void {
+  /** A queued caller aborted: it leaves the queue with its reason. */
+  private _abandon(waiter: Waiter, reason: unknown): void {
     if (!waiter.queued) return;
-    const reason = (waiter.signal as AbortSignal).reason;
     this._dequeue(waiter);
-    waiter.detach();
+    waiter.subscription = undefined;
     waiter.reject(reason);
   }
 
@@ -275,34 +276,26 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   }
 }
 
-/**
- * A queued call: a node of the bulkhead's queue, and its own abort listener (an object with
- * `handleEvent`, so listening costs no closure).
- */
+/** A queued call: a node of the bulkhead's queue. */
 class Waiter {
   before: Waiter | undefined = undefined;
   after: Waiter | undefined = undefined;
   queued = false;
   deadline = 0;
-  signal: AbortSignal | undefined = undefined;
+  subscription: AbortSubscription | undefined = undefined;
 
   constructor(
-    readonly bulkhead: Bulkhead,
     readonly context: Context,
     readonly next: number,
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
   ) {}
 
-  handleEvent(): void {
-    this.bulkhead._abandon(this);
-  }
-
   /** Stops listening to the caller's signal. */
   detach(): void {
-    if (this.signal !== undefined) {
-      this.signal.removeEventListener('abort', this);
-      this.signal = undefined;
+    if (this.subscription !== undefined) {
+      this.subscription.dispose();
+      this.subscription = undefined;
     }
   }
 }

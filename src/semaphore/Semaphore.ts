@@ -1,4 +1,4 @@
-import { isAbortSignal } from '../core/abort.js';
+import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { SemaphoreReleaseError, SemaphoreTimeoutError } from '../core/errors.js';
 import { checkNumber, checkOptions, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
@@ -106,11 +106,11 @@ export class Semaphore {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const acquirer = new Acquirer(this, resolve, reject);
+      const acquirer = new Acquirer(resolve, reject);
       this._enqueue(acquirer);
       if (signal !== undefined) {
-        acquirer.signal = signal;
-        signal.addEventListener('abort', acquirer);
+        const s = signal;
+        acquirer.subscription = onAbort(s, () => this._leave(acquirer, s.reason));
       }
       if (timeout !== undefined) {
         acquirer.timer = this._clock.setTimeout(
@@ -143,8 +143,8 @@ export class Semaphore {
     this._available++;
   }
 
-  /** @internal A waiter gave up (abort or timeout): it leaves the queue with `error`. */
-  _leave(acquirer: Acquirer, error: unknown): void {
+  /** A waiter gave up (abort or timeout): it leaves the queue with `error`. */
+  private _leave(acquirer: Acquirer, error: unknown): void {
     if (!acquirer.queued) return;
     this._dequeue(acquirer);
     acquirer.reject(error);
@@ -171,9 +171,9 @@ export class Semaphore {
     else after.before = before;
     acquirer.before = acquirer.after = undefined;
     this._waiting--;
-    if (acquirer.signal !== undefined) {
-      acquirer.signal.removeEventListener('abort', acquirer);
-      acquirer.signal = undefined;
+    if (acquirer.subscription !== undefined) {
+      acquirer.subscription.dispose();
+      acquirer.subscription = undefined;
     }
     if (acquirer.timer !== undefined) {
       this._clock.clearTimeout(acquirer.timer);
@@ -187,21 +187,16 @@ function checkTimeout(owner: string, value: unknown): number | undefined {
   return numberOption(owner, 'timeout', value, 0, { min: 0, minExclusive: true, max: MAX_TIMER_DELAY });
 }
 
-/** A caller waiting in a {@link Semaphore}: a queue node and its own abort listener. */
+/** A caller waiting in a {@link Semaphore}: a node of its queue. */
 class Acquirer {
   before: Acquirer | undefined = undefined;
   after: Acquirer | undefined = undefined;
   queued = false;
-  signal: AbortSignal | undefined = undefined;
+  subscription: AbortSubscription | undefined = undefined;
   timer: unknown = undefined;
 
   constructor(
-    readonly semaphore: Semaphore,
     readonly resolve: () => void,
     readonly reject: (error: unknown) => void,
   ) {}
-
-  handleEvent(): void {
-    this.semaphore._leave(this, (this.signal as AbortSignal).reason);
-  }
 }
