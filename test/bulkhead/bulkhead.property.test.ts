@@ -53,6 +53,8 @@ describe('Bulkhead: random interleavings (property)', () => {
               // A slot is held exactly while its function's work is unsettled.
               const active = calls.filter((c) => c.work !== undefined && !c.workDone).length;
               expect(b.running).toBe(active);
+              // The queue holds exactly the calls neither started nor settled.
+              expect(b.queued).toBe(calls.filter((c) => c.work === undefined && c.settled === 0).length);
               // A waiter exists only while every slot is taken.
               if (b.queued > 0) expect(b.running).toBe(maxConcurrent);
               for (const c of calls) expect(c.settled).toBeLessThanOrEqual(1);
@@ -79,6 +81,7 @@ describe('Bulkhead: random interleavings (property)', () => {
                 const fn = (): Promise<unknown> => {
                   started++;
                   expect(c.work).toBeUndefined(); // started at most once
+                  expect(c.settled).toBe(0); // never started for a caller already turned away
                   return new Promise((resolve, reject) => {
                     c.work = { resolve, reject };
                   });
