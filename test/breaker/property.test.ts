@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CircuitBreaker, type CircuitState } from '../../src/breaker/index.js';
+import { CircuitBreaker, type CircuitState, goResiliency } from '../../src/breaker/index.js';
 import { CircuitOpenError } from '../../src/core/errors.js';
 import { ManualClock, settle } from './helpers.js';
 
@@ -111,6 +111,94 @@ describe('CircuitBreaker against a reference model of the Hystrix rule', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+/** go-resiliency's breaker, as SEMANTICS §3 states it. */
+class GoModel {
+  state: 'closed' | 'open' | 'half-open' = 'closed';
+  retryAt = 0;
+  errors = 0;
+  lastError = Number.NEGATIVE_INFINITY;
+  successes = 0;
+  constructor(
+    readonly errorThreshold: number,
+    readonly successThreshold: number,
+    readonly timeout: number,
+  ) {}
+
+  read(t: number): CircuitState {
+    return this.state === 'open' && t >= this.retryAt ? 'half-open' : this.state;
+  }
+
+  call(t: number, failed: boolean): boolean {
+    if (this.state === 'open') {
+      if (t < this.retryAt) return true;
+      this.state = 'half-open';
+      this.successes = 0;
+    }
+    if (this.state === 'half-open') {
+      if (failed) this.open(t);
+      else if (++this.successes >= this.successThreshold) {
+        this.state = 'closed';
+        this.errors = 0;
+        this.lastError = Number.NEGATIVE_INFINITY;
+      }
+      return false;
+    }
+    if (failed) {
+      if (t - this.lastError > this.timeout) this.errors = 0;
+      this.errors++;
+      this.lastError = t;
+      if (this.errors >= this.errorThreshold) this.open(t);
+    }
+    return false;
+  }
+
+  private open(t: number): void {
+    this.state = 'open';
+    this.retryAt = t + this.timeout;
+  }
+}
+
+describe('CircuitBreaker against a reference model of the go-resiliency rule', () => {
+  it('agrees on every state and every short circuit', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 100 }),
+        fc.array(op, { maxLength: 100 }),
+        async (errorThreshold, successThreshold, timeout, ops) => {
+          const clock = new ManualClock(0);
+          const breaker = new CircuitBreaker({
+            clock,
+            rule: goResiliency({ errorThreshold, successThreshold, timeout }),
+          });
+          const model = new GoModel(errorThreshold, successThreshold, timeout);
+          for (const o of ops) {
+            if (o.kind === 'advance') clock.advance(o.ms);
+            else if (o.kind === 'reset') {
+              breaker.reset();
+              model.state = 'closed';
+              model.errors = 0;
+              model.lastError = Number.NEGATIVE_INFINITY;
+            } else {
+              const failed = o.kind === 'fail';
+              const r = await settle(
+                breaker.execute(() => {
+                  if (failed) throw new Error('x');
+                  return 1;
+                }),
+              );
+              expect(!r.ok && r.error instanceof CircuitOpenError).toBe(model.call(clock.time, failed));
+            }
+            expect(breaker.state).toBe(model.read(clock.time));
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
