@@ -43,7 +43,8 @@ export interface CircuitBreakerOptions {
   /**
    * How long the breaker stays open before a trial call, in milliseconds (> 0): a number, or a
    * backoff (e.g. `exponential({ initial: 5000, max: 60000 })`) whose n-th delay is used for the
-   * n-th consecutive open (the last repeats when it runs out; closing starts it over).
+   * n-th consecutive open (the last repeats when it runs out; closing starts it over). The backoff
+   * is iterated afresh each time (an array or a staunch backoff helper; not a one-shot generator).
    * Default 5000, or the go-resiliency rule's `timeout`.
    */
   readonly sleepWindow?: number | Backoff;
