@@ -571,7 +571,7 @@ describe('misbehaving functions and handlers: the call still settles, with an ex
       await expect(p.execute(() => 42)).resolves.toBe(42);
       await expect(p.execute(() => undefined)).resolves.toBeUndefined();
       // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native promise, on purpose.
-      const thenable = { then: (ok: (v: string) => void) => ok('thenable') };
+      const thenable = { then: (ok: (v: string) => void) => ok('thenable') } as unknown as PromiseLike<string>;
       await expect(p.execute(() => thenable)).resolves.toBe('thenable');
     }
   });
