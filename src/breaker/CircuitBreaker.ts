@@ -397,7 +397,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   }
 
   /** Slow calls (per the slow-call rule) in the rolling window now. */
-  slowCalls(): number {
+  slowCallCount(): number {
     return this._window.read(this._clock.now()).counts[SLOW] as number;
   }
 

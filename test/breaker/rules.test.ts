@@ -155,7 +155,7 @@ describe('slow-call rule', () => {
     await slow(150);
     await ok();
     await slow(99); // not slow
-    expect(breaker.slowCalls()).toBe(1);
+    expect(breaker.slowCallCount()).toBe(1);
     expect(breaker.state).toBe('closed');
     await slow(100); // 2 of 4 slow = 50 %
     expect(breaker.state).toBe('open');
