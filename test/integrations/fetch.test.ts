@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CircuitOpenError, Policy, pipeline, Timeout, TimeoutError } from '../../src/index.js';
+import { CircuitBreaker } from '../../src/breaker/index.js';
+import { CircuitOpenError, pipeline, Timeout, TimeoutError } from '../../src/index.js';
 import { createFetch, HttpStatusError, parseRetryAfter } from '../../src/integrations/fetch/index.js';
 import { deferred, listen } from './helpers.js';
 
@@ -99,24 +100,17 @@ describe('createFetch', () => {
     expect(second.seen).toHaveLength(1);
   });
 
-  it('counts failure statuses as failures of the policy (a breaker-like policy sees HttpStatusError)', async () => {
-    const { url } = await flaky([500]);
-    const failures: unknown[] = [];
-    class Recorder extends Policy {
-      readonly _chain = [];
-      override execute<T>(fn: (ctx: { signal: AbortSignal; attempt: number }) => T | PromiseLike<T>): Promise<T> {
-        return Promise.resolve()
-          .then(() => fn({ signal: new AbortController().signal, attempt: 1 }))
-          .catch((e: unknown) => {
-            failures.push(e);
-            throw e;
-          });
-      }
-    }
-    const res = await createFetch({ policy: new Recorder(), retry: false })(url);
-    expect(res.status).toBe(500);
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toBeInstanceOf(HttpStatusError);
+  it('counts failure statuses as failures of a circuit breaker, which then short-circuits', async () => {
+    const { url, seen } = await flaky([500, 502, 503]);
+    const breaker = new CircuitBreaker({ volumeThreshold: 2, sleepWindow: 60_000 });
+    const fetch = createFetch({ policy: breaker, retry: { backoff: [0, 0, 0] } });
+    // Two failed attempts open the breaker; the retry stops at the CircuitOpenError.
+    await expect(fetch(url)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(seen).toHaveLength(2);
+    expect(breaker.state).toBe('open');
+    expect(breaker.metrics().failures).toBe(2);
+    await expect(fetch(url)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(seen).toHaveLength(2);
   });
 
   it('does not retry a CircuitOpenError', async () => {

@@ -1,7 +1,20 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import Koa from 'koa';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../../src/breaker/index.js';
-import { createHystrixStream, hystrixCommand } from '../../src/integrations/hystrix/index.js';
-import { listen } from './helpers.js';
+import {
+  createHystrixStream,
+  type HystrixStreamHandler,
+  hystrixCommand,
+} from '../../src/integrations/hystrix/index.js';
+import { closeServer, listen } from './helpers.js';
+
+const urlOf = (server: { address(): unknown }) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
 /** Reads SSE frames from a streamed body. */
 function frameReader(body: ReadableStream<Uint8Array>) {
@@ -187,5 +200,60 @@ describe('staunch/hystrix', () => {
     expect(() => createHystrixStream({ breakers: 'x' as never })).toThrow(TypeError);
     expect(() => createHystrixStream({ breakers: [], interval: 0 })).toThrow(RangeError);
     expect(() => createHystrixStream({ breakers: [], maxConnections: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('mounting the stream in each framework', () => {
+  const mounts: Record<string, (stream: HystrixStreamHandler) => Promise<{ url: string; close: () => Promise<void> }>> =
+    {
+      async express(stream) {
+        const app = express();
+        app.get('/hystrix.stream', stream);
+        const server = app.listen(0, '127.0.0.1');
+        await new Promise((resolve) => server.once('listening', resolve));
+        return { url: `${urlOf(server)}/hystrix.stream`, close: () => closeServer(server) };
+      },
+      async fastify(stream) {
+        const app = Fastify({ forceCloseConnections: true });
+        app.get('/hystrix.stream', (request, reply) => {
+          reply.hijack();
+          stream(request.raw, reply.raw);
+        });
+        const base = await app.listen({ port: 0, host: '127.0.0.1' });
+        return { url: `${base}/hystrix.stream`, close: () => app.close() };
+      },
+      async koa(stream) {
+        const app = new Koa();
+        app.use((ctx) => {
+          ctx.respond = false;
+          stream(ctx.req, ctx.res);
+        });
+        const server = app.listen(0, '127.0.0.1');
+        await new Promise((resolve) => server.once('listening', resolve));
+        return { url: `${urlOf(server)}/hystrix.stream`, close: () => closeServer(server) };
+      },
+      async hono(stream) {
+        const app = new Hono();
+        app.get('/hystrix.stream', (c) => stream.fetch(c.req.raw));
+        const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+        await new Promise((resolve) => server.once('listening', resolve));
+        return { url: `${urlOf(server)}/hystrix.stream`, close: () => closeServer(server) };
+      },
+    };
+
+  it.each(Object.keys(mounts))('%s', async (name) => {
+    const breaker = new CircuitBreaker({ name: `in-${name}` });
+    const stream = createHystrixStream({ breakers: [breaker], interval: 10 });
+    const server = await mounts[name]!(stream);
+    close = server.close;
+    const controller = new AbortController();
+    const res = await fetch(server.url, { signal: controller.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const frames = frameReader(res.body!);
+    expect((await frames.data()).name).toBe(`in-${name}`);
+    expect((await frames.data()).name).toBe(`in-${name}`);
+    controller.abort();
+    await frames.cancel().catch(() => {});
+    await expect.poll(() => stream.connections).toBe(0);
   });
 });
