@@ -7,6 +7,11 @@ import { Emitter, type Listener, type Unsubscribe } from './events.js';
  * the protected function's own result (a {@link Fallback}'s value); it is `never` for the others.
  */
 export abstract class Policy<R = never> {
+  /**
+   * @internal Type-only (never assigned): what the policy may resolve with besides the function's
+   * result, so that {@link pipeline} can infer it.
+   */
+  declare readonly _extra: R;
   /** @internal The policies this one runs, outermost first (a pipeline's members, flattened). */
   abstract readonly _chain: readonly Stage[];
 
@@ -68,7 +73,7 @@ export abstract class Stage<R = never, E extends object = Record<never, never>> 
 }
 
 /** The policies' extra result types, united. */
-type Extra<P> = P extends Policy<infer R> ? R : never;
+type Extra<P> = P extends { readonly _extra: infer R } ? R : never;
 
 /** A chain of policies that is itself a policy. Build one with {@link pipeline}. */
 export class Pipeline<R = never> extends Policy<R> {

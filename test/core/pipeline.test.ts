@@ -23,7 +23,8 @@ describe('execute and wrap', () => {
     ).rejects.toBe(error);
     await expect(p.execute(() => Promise.reject(error))).rejects.toBe(error);
     // A thenable that is not a native promise is adopted.
-    await expect(p.execute(() => ({ then: (ok: (v: number) => void) => ok(7) }))).resolves.toBe(7);
+    const thenable = { then: (ok: (v: number) => void) => ok(7) } as unknown as PromiseLike<number>;
+    await expect(p.execute(() => thenable)).resolves.toBe(7);
   });
 
   it('gives the function attempt 1 and a signal', async () => {
