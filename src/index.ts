@@ -4,6 +4,30 @@
  *
  * @packageDocumentation
  */
+
+export {
+  CircuitBreaker,
+  type CircuitBreakerEvents,
+  type CircuitBreakerMetrics,
+  type CircuitBreakerOptions,
+  type CircuitBreakerRule,
+  type CircuitBreakerSnapshot,
+  type CircuitState,
+  type ConsecutiveFailuresRule,
+  consecutiveFailures,
+  type FailureKind,
+  type GoResiliencyOptions,
+  type GoResiliencyRule,
+  goResiliency,
+  type HystrixRule,
+  hystrix,
+  type LatencyMetrics,
+  PERCENTILES,
+  type Percentile,
+  type SlowCallOptions,
+  type SlowCallRule,
+  slowCalls,
+} from './breaker/index.js';
 export type { Clock } from './core/clock.js';
 export { systemClock } from './core/clock.js';
 export type { ExecuteOptions, ExecutionContext, Operation } from './core/context.js';
