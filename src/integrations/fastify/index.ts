@@ -155,6 +155,6 @@ export const staunchPlugin: FastifyPluginCallback<StaunchFastifyOptions> = Objec
     // fastify-plugin's convention: do not encapsulate, so the hook sees the parent's routes.
     [Symbol.for('skip-override')]: true,
     [Symbol.for('fastify.display-name')]: 'staunch',
-    [Symbol.for('plugin-meta')]: { name: 'staunch', fastify: '5.x' },
+    [Symbol.for('plugin-meta')]: { name: 'staunch', fastify: '4.x || 5.x' },
   },
 );

@@ -107,8 +107,9 @@ const HEADERS: Record<string, string> = {
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache, no-store, max-age=0, must-revalidate',
   pragma: 'no-cache',
-  connection: 'keep-alive',
 };
+// Connection headers are HTTP/1-only: Node's handler sets one, the web handler leaves it to the runtime.
+const NODE_HEADERS: Record<string, string> = { ...HEADERS, connection: 'keep-alive' };
 const OWNER = 'createHystrixStream';
 
 /** Builds the `HystrixCommand` object of one breaker now. */
@@ -274,7 +275,7 @@ export function createHystrixStream(options: HystrixStreamOptions): HystrixStrea
     }
     res.on('close', onClose);
     req.on('close', onClose);
-    res.writeHead(200, HEADERS);
+    res.writeHead(200, NODE_HEADERS);
     res.flushHeaders?.();
     // First frame at once, so the dashboard shows something before the first interval.
     res.write(safeFrames(frames));
