@@ -143,51 +143,127 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
   }
 
   /** @internal */
-  async _run(context: Context, next: number): Promise<unknown> {
-    let attemptContext = context.attempt === 1 ? context : context.withAttempt(1);
-    let delays: Iterator<number> | undefined;
-    let lastDelay = 0;
-    for (let attempt = 1; ; attempt++) {
-      let outcome: RetryOutcome;
-      try {
-        const result = await proceed(attemptContext, next);
-        if (this._retryResult === undefined || !this._retryResult(result)) {
-          if (this._events.listening('success')) this._events.emit('success', { attempts: attempt });
-          return result;
-        }
-        outcome = { kind: 'result', result };
-      } catch (error) {
-        // The caller's (or an enclosing timeout's) cancellation is final.
-        if (context.aborted || !this._retryable(error)) throw error;
-        outcome = { kind: 'error', error };
-      }
-
-      let delay: number | undefined;
-      if (attempt <= this.maxRetries) {
-        delays ??= this._backoff[Symbol.iterator]();
-        const step = delays.next();
-        if (!step.done) delay = lastDelay = checkDelay(step.value, 'a delay from backoff');
-        else if (this._repeatLast) delay = lastDelay;
-      }
-      if (delay === undefined) {
-        if (this._events.listening('giveUp')) this._events.emit('giveUp', { attempts: attempt, outcome });
-        if (outcome.kind === 'error') throw outcome.error;
-        return outcome.result;
-      }
-      const hint = this._retryAfter?.(outcome, attempt);
-      if (hint !== undefined) delay = Math.min(checkDelay(hint, 'the delay from retryAfter'), MAX_TIMER_DELAY);
-      else if (this.jitter > 0)
-        delay = Math.min(delay * (1 - this.jitter + 2 * this.jitter * this._random()), MAX_TIMER_DELAY);
-      if (this._events.listening('retry')) this._events.emit('retry', { attempt, delay, outcome });
-      await sleep(delay, this._clock, context.abortable ? context.signal : undefined);
-      attemptContext = context.withAttempt(attempt + 1);
+  _run(context: Context, next: number): Promise<unknown> {
+    const attemptContext = context.attempt === 1 ? context : context.withAttempt(1);
+    let first: Promise<unknown>;
+    try {
+      first = proceed(attemptContext, next);
+    } catch (error) {
+      first = Promise.reject(error);
     }
+    if (this._retryResult !== undefined) {
+      return new Promise((resolve, reject) => {
+        void this._attempts(context, next, 1, first, new Backoffs(), undefined, resolve, reject);
+      });
+    }
+    // Fast path: a first attempt that succeeds costs one reaction with a shared handler (no async
+    // function, no per-call closure). Every path settles in the same microtask as an `async` loop
+    // would, so the timing seen by callers and enclosing policies is unchanged.
+    return first.then(this._onFirstSuccess, (error: unknown) => {
+      if (context.aborted || !this._retryable(error)) throw error;
+      const backoffs = new Backoffs();
+      const delay = this._delayAfter(1, { kind: 'error', error }, backoffs);
+      if (delay === undefined) throw error;
+      // A thenable rather than a promise: the loop settles the returned promise itself, without
+      // the two extra ticks of adopting a promise.
+      const resume = {
+        // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose, see above.
+        then: (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+          void this._attempts(context, next, 2, undefined, backoffs, delay, resolve, reject);
+        },
+      };
+      return resume as unknown as PromiseLike<unknown>;
+    });
+  }
+
+  private readonly _onFirstSuccess = (result: unknown): unknown => {
+    if (this._events.listening('success')) this._events.emit('success', { attempts: 1 });
+    return result;
+  };
+
+  /**
+   * The attempts from `attempt` on, settling through `resolve`/`reject`: `first` is that attempt's
+   * promise when already running; else the attempt starts after `delay` ms.
+   */
+  private async _attempts(
+    context: Context,
+    next: number,
+    attempt: number,
+    first: Promise<unknown> | undefined,
+    backoffs: Backoffs,
+    delay: number | undefined,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): Promise<void> {
+    try {
+      if (delay !== undefined) await sleep(delay, this._clock, context.abortable ? context.signal : undefined);
+      for (; ; attempt++) {
+        let outcome: RetryOutcome;
+        try {
+          const running = first ?? proceed(context.withAttempt(attempt), next);
+          first = undefined;
+          const result = await running;
+          if (this._retryResult === undefined || !this._retryResult(result)) {
+            if (this._events.listening('success')) this._events.emit('success', { attempts: attempt });
+            resolve(result);
+            return;
+          }
+          outcome = { kind: 'result', result };
+        } catch (error) {
+          // The caller's (or an enclosing timeout's) cancellation is final.
+          if (context.aborted || !this._retryable(error)) {
+            reject(error);
+            return;
+          }
+          outcome = { kind: 'error', error };
+        }
+        const wait = this._delayAfter(attempt, outcome, backoffs);
+        if (wait === undefined) {
+          if (outcome.kind === 'error') reject(outcome.error);
+          else resolve(outcome.result);
+          return;
+        }
+        await sleep(wait, this._clock, context.abortable ? context.signal : undefined);
+      }
+    } catch (error) {
+      reject(error);
+    }
+  }
+
+  /**
+   * The delay before retrying after `attempt` failed with `outcome` (emitting `retry`), or
+   * undefined when the retries ran out (emitting `giveUp`).
+   */
+  private _delayAfter(attempt: number, outcome: RetryOutcome, backoffs: Backoffs): number | undefined {
+    let delay: number | undefined;
+    if (attempt <= this.maxRetries) {
+      backoffs.delays ??= this._backoff[Symbol.iterator]();
+      const step = backoffs.delays.next();
+      if (!step.done) delay = backoffs.lastDelay = checkDelay(step.value, 'a delay from backoff');
+      else if (this._repeatLast) delay = backoffs.lastDelay;
+    }
+    if (delay === undefined) {
+      if (this._events.listening('giveUp')) this._events.emit('giveUp', { attempts: attempt, outcome });
+      return undefined;
+    }
+    const hint = this._retryAfter?.(outcome, attempt);
+    if (hint !== undefined) delay = Math.min(checkDelay(hint, 'the delay from retryAfter'), MAX_TIMER_DELAY);
+    else if (this.jitter > 0)
+      delay = Math.min(delay * (1 - this.jitter + 2 * this.jitter * this._random()), MAX_TIMER_DELAY);
+    if (this._events.listening('retry')) this._events.emit('retry', { attempt, delay, outcome });
+    return delay;
   }
 
   private _retryable(error: unknown): boolean {
     if (this._failOn !== undefined && matchesAny(this._failOn, error)) return false;
     return this._retryOn === undefined || matchesAny(this._retryOn, error);
   }
+}
+
+/** Where a call is in its backoff sequence (created on the first failure only). */
+class Backoffs {
+  delays: Iterator<number> | undefined = undefined;
+  lastDelay = 0;
 }
 
 function checkDelay(value: unknown, what: string): number {
