@@ -56,25 +56,63 @@ export class Fallback<R> extends Stage<R, FallbackEvents> {
   }
 
   /** @internal */
-  async _run(context: Context, next: number): Promise<unknown> {
+  _run(context: Context, next: number): Promise<unknown> {
+    let promise: Promise<unknown>;
     try {
-      return await proceed(context, next);
+      promise = proceed(context, next);
     } catch (error) {
-      if (context.aborted || !this._handles(error)) throw error;
-      let value: R;
-      try {
-        value = await invoke((ctx) => this._handler(error, ctx), context);
-      } catch (fallbackError) {
-        if (this._events.listening('fallbackFailed')) this._events.emit('fallbackFailed', { error, fallbackError });
-        throw new FallbackError(error, fallbackError);
-      }
-      if (this._events.listening('fallback')) this._events.emit('fallback', { error, value });
-      return value;
+      promise = Promise.reject(error);
     }
+    // No async function on the success path: one reaction, and each path settles in the same
+    // microtask as `try { return await proceed() } catch { ... }` would.
+    return promise.then(undefined, (error: unknown) => {
+      if (context.aborted || !this._handles(error)) throw error;
+      const relay = new Relay();
+      invoke((ctx) => this._handler(error, ctx), context).then(
+        (value) => {
+          if (this._events.listening('fallback')) this._events.emit('fallback', { error, value });
+          relay.settle(true, value);
+        },
+        (fallbackError: unknown) => {
+          if (this._events.listening('fallbackFailed')) this._events.emit('fallbackFailed', { error, fallbackError });
+          relay.settle(false, new FallbackError(error, fallbackError));
+        },
+      );
+      return relay as unknown as PromiseLike<unknown>;
+    });
   }
 
   private _handles(error: unknown): boolean {
     if (this._exclude !== undefined && matchesAny(this._exclude, error)) return false;
     return this._handle === undefined || matchesAny(this._handle, error);
+  }
+}
+
+/**
+ * A thenable that passes on an outcome as soon as it is known. Returned from a `then` handler it
+ * settles the derived promise directly, without the two extra microtask ticks of adopting a
+ * promise, so the handler's value arrives exactly when an `await` of it would.
+ */
+class Relay {
+  private _state: 0 | 1 | 2 = 0;
+  private _value: unknown = undefined;
+  private _resolve: ((value: unknown) => void) | undefined = undefined;
+  private _reject: ((error: unknown) => void) | undefined = undefined;
+
+  settle(ok: boolean, value: unknown): void {
+    this._state = ok ? 1 : 2;
+    this._value = value;
+    if (ok) this._resolve?.(value);
+    else this._reject?.(value);
+  }
+
+  // biome-ignore lint/suspicious/noThenProperty: a thenable on purpose, see above.
+  then(resolve: (value: unknown) => void, reject: (error: unknown) => void): void {
+    if (this._state === 1) resolve(this._value);
+    else if (this._state === 2) reject(this._value);
+    else {
+      this._resolve = resolve;
+      this._reject = reject;
+    }
   }
 }
