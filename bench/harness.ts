@@ -187,6 +187,12 @@ export async function runScenarios(
     const num = result.metrics[result.primary];
     const den = base?.metrics[result.primary];
     if (num !== undefined && den !== undefined && den > 0) result.ratio = num / den;
+    // What the policy itself allocates: the bare call's own allocation (its promise, the await) taken out.
+    const bytes = result.metrics.bytes;
+    const baseBytes = base?.metrics.bytes;
+    if (result.primary === 'ns' && bytes !== undefined && baseBytes !== undefined) {
+      result.metrics.netBytes = bytes - baseBytes;
+    }
   }
   return [...results.values()];
 }

@@ -49,9 +49,9 @@ export const TARGETS: readonly Target[] = [
     peers: 'cockatiel 300×, opossum 14×',
   },
   {
-    label: 'Bytes per call, full pipeline',
+    label: 'Bytes per call, full pipeline (net of bare)',
     id: 'pipeline/value/staunch',
-    metric: 'bytes',
+    metric: 'netBytes',
     max: 300,
     unit: 'B',
     peers: 'cockatiel ≈8,500 B, opossum ≈1,240 B',
@@ -149,7 +149,7 @@ function targetsFor(id: string, targets: readonly TargetResult[]): string {
     .filter((t) => t.id === id)
     .map((t) => {
       const mark = t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL';
-      const what = t.metric === 'ratio' ? '' : t.metric === 'bytes' ? ' B' : ` ${t.metric}`;
+      const what = t.metric === 'ratio' ? '' : t.metric.endsWith('ytes') ? ' B' : ` ${t.metric}`;
       return `${mark} ≤${t.max}${t.unit === '×' ? '×' : what}`;
     })
     .join(', ');
@@ -173,7 +173,7 @@ export function tables(results: readonly Result[], targets: readonly TargetResul
   out.push({
     title:
       'Per call (median ns/op over rounds; ratio to bare `await fn()` of the same function; bytes allocated per call)',
-    head: ['scenario', 'fn', 'library', 'ns/op', 'ratio', 'B/call', 'target'],
+    head: ['scenario', 'fn', 'library', 'ns/op', 'ratio', 'B/call', 'net B', 'target'],
     rows: opGroups.flatMap((g) =>
       byGroup(g).map((r) => [
         g,
@@ -182,6 +182,7 @@ export function tables(results: readonly Result[], targets: readonly TargetResul
         cell(r, fmt(r.metrics.ns, 0)),
         cell(r, r.ratio === undefined ? '1.00' : fmt(r.ratio, 2)),
         cell(r, fmt(r.metrics.bytes, 0)),
+        cell(r, r.lib === 'bare' ? '0' : fmt(r.metrics.netBytes, 0)),
         targetsFor(r.id, targets),
       ]),
     ),

@@ -103,14 +103,14 @@ const S = {
   bulkhead: (l: Libs) => (l.staunch.Bulkhead ? new l.staunch.Bulkhead({ maxConcurrent: 10 }) : undefined),
   timeout: (l: Libs) => new l.staunch.Timeout(1000),
   fallback: (l: Libs) => new l.staunch.Fallback(() => 0),
-  pipeline: (l: Libs) => {
+  pipeline: (l: Libs, maxConcurrent = 10) => {
     const { CircuitBreaker, Bulkhead, Fallback, RetryPolicy, Timeout, pipeline } = l.staunch;
     if (CircuitBreaker === undefined || Bulkhead === undefined) return undefined;
     return pipeline(
       new Fallback(() => 0),
       new RetryPolicy(),
       new CircuitBreaker(),
-      new Bulkhead({ maxConcurrent: 10 }),
+      new Bulkhead({ maxConcurrent }),
       new Timeout(1000),
     );
   },
@@ -128,12 +128,12 @@ const C = {
       halfOpenAfter: 5000,
       breaker: new l.cockatiel.SamplingBreaker({ threshold, duration }),
     }),
-  bulkhead: (l: Libs) => l.cockatiel.bulkhead(10),
+  bulkhead: (l: Libs, limit = 10) => l.cockatiel.bulkhead(limit),
   timeout: (l: Libs) => l.cockatiel.timeout(1000, l.cockatiel.TimeoutStrategy.Aggressive),
   cooperative: (l: Libs) => l.cockatiel.timeout(1000, l.cockatiel.TimeoutStrategy.Cooperative),
   fallback: (l: Libs) => l.cockatiel.fallback(l.cockatiel.handleAll, 0),
-  pipeline: (l: Libs) =>
-    l.cockatiel.wrap(C.fallback(l), C.retry(l), C.sampling(l), C.bulkhead(l), C.timeout(l)) as unknown as {
+  pipeline: (l: Libs, limit = 10) =>
+    l.cockatiel.wrap(C.fallback(l), C.retry(l), C.sampling(l), C.bulkhead(l, limit), C.timeout(l)) as unknown as {
       execute(fn: Fn): Promise<unknown>;
     },
 };
@@ -666,9 +666,10 @@ const sustainedScenarios: [string, string, (l: Libs) => Runner | undefined][] = 
   ],
   [
     'staunch-pipeline',
-    'full pipeline',
+    'full pipeline, Bulkhead(100)',
     (l) => {
-      const p = S.pipeline(l);
+      // As many slots as concurrent calls: the bulkhead admits them all, nothing is rejected or retried.
+      const p = S.pipeline(l, 100);
       return p && sustained((fn) => p.execute(fn));
     },
   ],
@@ -682,9 +683,9 @@ const sustainedScenarios: [string, string, (l: Libs) => Runner | undefined][] = 
   ],
   [
     'cockatiel-pipeline',
-    'full pipeline',
+    'full pipeline, bulkhead(100)',
     (l) => {
-      const p = C.pipeline(l);
+      const p = C.pipeline(l, 100);
       return sustained((fn) => p.execute(fn));
     },
   ],
