@@ -197,7 +197,8 @@ console.log('loaded ' + all.length + ' entry point(s); RetryPolicy.execute resol
   const peerSpecs = peerVersions;
   const withPeers = built.filter((s) => s === '.' || PEER_OF[s] === undefined || peers.includes(PEER_OF[s]));
   const missing = subpaths.filter((s) => !built.includes(s));
-  runBoth(`${withPeers.length} entry points with ${peerSpecs.join(', ')}`, withPeers);
+  const how = process.argv.includes('--install-peers') ? 'installed' : 'linked';
+  runBoth(`${withPeers.length} entry points, peers ${how}: ${peerSpecs.join(', ')}`, withPeers);
   if (missing.length > 0) fail('smoke', `not built, so not loaded: ${missing.join(', ')}`);
 }
 
