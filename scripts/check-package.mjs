@@ -5,7 +5,8 @@
 //   3. dist/index.js is runtime-neutral (no Node built-in, no Node-only global);
 //   4. `npm pack`, then publint and Are the Types Wrong on the tarball;
 //   5. a consumer in a temporary directory installs the tarball, first alone (the main entry must
-//      work without any peer), then with the peers, and both imports and requires every entry point.
+//      work without any peer), then with the peers (from npm's cache), and both imports and
+//      requires every entry point, making one real call through the package.
 // Every step runs even when an earlier one fails; the exit code is 1 if any failed.
 import { execFileSync } from 'node:child_process';
 import {
@@ -178,14 +179,14 @@ console.log('loaded ' + all.length + ' entry point(s); RetryPolicy.execute resol
   if (!install([tarball])) return;
   runBoth("'staunch' without any peer installed", ['.']);
 
-  // With the peers. By default they are linked from this repository's node_modules (instant, and
-  // resolution from the consumer's node_modules is the same); `--install-peers` installs them
-  // with npm from its cache instead, at the versions this repository uses (slower: ~10-20 s).
+  // With the peers, installed as a user would, at the versions this repository uses so npm finds
+  // them in its cache (~10-15 s). `--link-peers` links them from this repository's node_modules
+  // instead (instant; resolution from the consumer's node_modules is the same).
   const peerVersions = peers.map((name) => {
     const { version } = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8'));
     return `${name}@${version}`;
   });
-  if (process.argv.includes('--install-peers')) {
+  if (!process.argv.includes('--link-peers')) {
     if (!install([tarball, ...peerVersions])) return;
   } else {
     for (const name of peers) {
@@ -197,7 +198,7 @@ console.log('loaded ' + all.length + ' entry point(s); RetryPolicy.execute resol
   const peerSpecs = peerVersions;
   const withPeers = built.filter((s) => s === '.' || PEER_OF[s] === undefined || peers.includes(PEER_OF[s]));
   const missing = subpaths.filter((s) => !built.includes(s));
-  const how = process.argv.includes('--install-peers') ? 'installed' : 'linked';
+  const how = process.argv.includes('--link-peers') ? 'linked' : 'installed';
   runBoth(`${withPeers.length} entry points, peers ${how}: ${peerSpecs.join(', ')}`, withPeers);
   if (missing.length > 0) fail('smoke', `not built, so not loaded: ${missing.join(', ')}`);
 }
