@@ -9,6 +9,7 @@ import {
   CircuitOpenError,
   type ExecutionContext,
   type Policy,
+  pipeline,
   type RetryOptions,
   type RetryOutcome,
   RetryPolicy,
@@ -151,6 +152,9 @@ export function createFetch(options: CreateFetchOptions = {}): FetchFunction {
     throw new TypeError(`${OWNER}: fetch must be a function`);
   }
   const retry = options.retry === false ? undefined : buildRetry(options.retry ?? {}, maxRetryAfter);
+  // One flat chain: the attempt number and the signals flow from the retry into the policy.
+  const withRetry: Policy<unknown> | undefined =
+    retry === undefined ? undefined : policy === undefined ? retry : pipeline(retry, policy);
 
   return async function resilientFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     const request = new Request(input, init);
@@ -170,13 +174,10 @@ export function createFetch(options: CreateFetchOptions = {}): FetchFunction {
       }
       return response;
     };
-    const run = (ctx: ExecutionContext): Promise<Response> =>
-      policy === undefined ? attempt(ctx) : (policy.execute(attempt, { signal: ctx.signal }) as Promise<Response>);
-
     try {
-      if (retried) return (await retry.execute(run, { signal: request.signal })) as Response;
-      if (policy === undefined) return await attempt({ signal: request.signal, attempt: 1 });
-      return (await policy.execute(attempt, { signal: request.signal })) as Response;
+      const chain = retried ? withRetry : policy;
+      if (chain === undefined) return await attempt({ signal: request.signal, attempt: 1 });
+      return (await chain.execute(attempt, { signal: request.signal })) as Response;
     } catch (error) {
       if (mode === 'return' && error instanceof HttpStatusError && error.response === last) return error.response;
       if (!(error instanceof HttpStatusError && error.response === last)) discard(last);
