@@ -1,9 +1,10 @@
-import { type AbortSubscription, onAbort } from '../core/abort.js';
+import { onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
 import { checkOptions, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
+import { WaitQueue } from './WaitQueue.js';
 
 /** Options of {@link Bulkhead}. */
 export interface BulkheadOptions {
@@ -84,9 +85,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   readonly queueTimeout: number | undefined;
   private readonly _clock: Clock;
   private _running = 0;
-  private _queued = 0;
-  private _head: Waiter | undefined = undefined;
-  private _tail: Waiter | undefined = undefined;
+  private readonly _queue = new WaitQueue();
   private _timer: unknown = undefined;
 
   /**
@@ -131,7 +130,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
 
   /** Calls waiting for a slot now. */
   get queued(): number {
-    return this._queued;
+    return this._queue.size;
   }
 
   /** Free slots now (`maxConcurrent - running`). */
@@ -145,24 +144,34 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     if (this._running < this.maxConcurrent) {
       this._running++;
       if (this._events.listening('admit')) {
-        this._events.emit('admit', { running: this._running, queued: this._queued, fromQueue: false });
+        this._events.emit('admit', { running: this._running, queued: this._queue.size, fromQueue: false });
       }
       return this._start(context, next);
     }
-    if (this._queued >= this.maxQueue) return Promise.reject(this._reject('queue-full'));
+    if (this._queue.size >= this.maxQueue) return Promise.reject(this._reject('queue-full'));
     if (context.aborted) return Promise.reject(context.signal.reason);
-    return new Promise((resolve, reject) => {
-      const waiter = new Waiter(context, next, resolve, reject);
-      this._enqueue(waiter);
-      if (context.abortable) {
-        // The core's shared listener: O(1) to leave, however many waiters share one signal.
-        const signal = context.signal;
-        waiter.subscription = onAbort(signal, () => this._abandon(waiter, signal.reason));
-      }
-      if (this._events.listening('queue')) {
-        this._events.emit('queue', { running: this._running, queued: this._queued });
-      }
-    });
+    return new Promise((resolve, reject) => this._enqueue(context, next, resolve, reject));
+  }
+
+  private _enqueue(
+    context: Context,
+    next: number,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    const queue = this._queue;
+    const timeout = this.queueTimeout;
+    const seq = queue.push(context, next, resolve, reject, timeout === undefined ? 0 : this._clock.now() + timeout);
+    // An armed timer is set for an earlier deadline; it re-arms for the next one when it fires.
+    if (timeout !== undefined && this._timer === undefined) this._timer = this._clock.setTimeout(this._expire, timeout);
+    if (context.abortable) {
+      // The core's shared listener: O(1) to leave, however many waiters share one signal.
+      const signal = context.signal;
+      queue.subscriptions[queue.slot(seq)] = onAbort(signal, () => this._abandon(seq, signal.reason));
+    }
+    if (this._events.listening('queue')) {
+      this._events.emit('queue', { running: this._running, queued: queue.size });
+    }
   }
 
   /** Runs the rest of the chain in a slot already counted in `_running`. */
@@ -190,56 +199,41 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
 
   /** Gives a slot back: straight to the head of the queue if anyone waits. */
   private _release(): void {
-    const waiter = this._head;
-    if (waiter === undefined) {
+    const queue = this._queue;
+    const i = queue.size === 0 ? -1 : queue.peek();
+    if (i < 0) {
       this._running--;
       return;
     }
-    this._dequeue(waiter);
-    waiter.detach();
+    const context = queue.contexts[i] as Context;
+    const next = queue.nexts[i] as number;
+    const resolve = queue.resolves[i] as (value: unknown) => void;
+    const reject = queue.rejects[i] as (error: unknown) => void;
+    queue.subscriptions[i]?.dispose();
+    queue.take(i);
+    this._idle();
     if (this._events.listening('admit')) {
-      this._events.emit('admit', { running: this._running, queued: this._queued, fromQueue: true });
+      this._events.emit('admit', { running: this._running, queued: queue.size, fromQueue: true });
     }
     // Settle the caller's promise straight from the call's (cheaper than resolving with a promise).
-    this._start(waiter.context, waiter.next).then(waiter.resolve, waiter.reject);
+    this._start(context, next).then(resolve, reject);
   }
 
   /** A queued caller aborted: it leaves the queue with its reason. */
-  private _abandon(waiter: Waiter, reason: unknown): void {
-    if (!waiter.queued) return;
-    this._dequeue(waiter);
-    waiter.subscription = undefined;
-    waiter.reject(reason);
+  private _abandon(seq: number, reason: unknown): void {
+    const queue = this._queue;
+    const i = queue.remove(seq);
+    if (i < 0) return;
+    const reject = queue.rejects[i] as (error: unknown) => void;
+    queue.subscriptions[i] = undefined; // already fired
+    queue.bury(i);
+    this._idle();
+    reject(reason);
   }
 
-  private _enqueue(waiter: Waiter): void {
-    const tail = this._tail;
-    if (tail === undefined) this._head = waiter;
-    else {
-      tail.after = waiter;
-      waiter.before = tail;
-    }
-    this._tail = waiter;
-    waiter.queued = true;
-    this._queued++;
-    if (this.queueTimeout !== undefined) {
-      waiter.deadline = this._clock.now() + this.queueTimeout;
-      // An armed timer is set for an earlier deadline; it re-arms for the next one when it fires.
-      if (this._timer === undefined) this._timer = this._clock.setTimeout(this._expire, this.queueTimeout);
-    }
-  }
-
-  private _dequeue(waiter: Waiter): void {
-    waiter.queued = false;
-    const { before, after } = waiter;
-    if (before === undefined) this._head = after;
-    else before.after = after;
-    if (after === undefined) this._tail = before;
-    else after.before = before;
-    waiter.before = waiter.after = undefined;
-    this._queued--;
-    if (this._queued === 0 && this._timer !== undefined) {
-      // Idle: keep nothing scheduled.
+  /** With nobody left waiting, keep nothing scheduled. */
+  private _idle(): void {
+    if (this._queue.size === 0 && this._timer !== undefined) {
       this._clock.clearTimeout(this._timer);
       this._timer = undefined;
     }
@@ -247,18 +241,18 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
 
   private readonly _expire = (): void => {
     this._timer = undefined;
+    const queue = this._queue;
     const now = this._clock.now();
-    let waiter = this._head;
-    while (waiter !== undefined && waiter.deadline <= now) {
-      const after = waiter.after;
-      this._dequeue(waiter);
-      waiter.detach();
-      waiter.reject(this._reject('queue-timeout'));
-      waiter = after;
+    let i = queue.peek();
+    while (i >= 0 && (queue.deadlines[i] as number) <= now) {
+      const reject = queue.rejects[i] as (error: unknown) => void;
+      queue.subscriptions[i]?.dispose();
+      queue.take(i);
+      reject(this._reject('queue-timeout'));
+      i = queue.peek();
     }
-    const head = this._head;
-    if (head !== undefined && this._timer === undefined) {
-      this._timer = this._clock.setTimeout(this._expire, Math.max(1, Math.ceil(head.deadline - now)));
+    if (i >= 0) {
+      this._timer = this._clock.setTimeout(this._expire, Math.max(1, Math.ceil((queue.deadlines[i] as number) - now)));
     }
   };
 
@@ -266,36 +260,12 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     const limits = `maxConcurrent ${this.maxConcurrent}, maxQueue ${this.maxQueue}`;
     const message =
       reason === 'queue-full'
-        ? `Bulkhead is full: ${this._running} running, ${this._queued} queued (${limits})`
+        ? `Bulkhead is full: ${this._running} running, ${this._queue.size} queued (${limits})`
         : `Bulkhead queue wait exceeded queueTimeout ${this.queueTimeout} ms (${limits})`;
     const error = new BulkheadRejectedError(message, reason, this.maxConcurrent, this.maxQueue);
     if (this._events.listening('reject')) {
-      this._events.emit('reject', { reason, error, running: this._running, queued: this._queued });
+      this._events.emit('reject', { reason, error, running: this._running, queued: this._queue.size });
     }
     return error;
-  }
-}
-
-/** A queued call: a node of the bulkhead's queue. */
-class Waiter {
-  before: Waiter | undefined = undefined;
-  after: Waiter | undefined = undefined;
-  queued = false;
-  deadline = 0;
-  subscription: AbortSubscription | undefined = undefined;
-
-  constructor(
-    readonly context: Context,
-    readonly next: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-  ) {}
-
-  /** Stops listening to the caller's signal. */
-  detach(): void {
-    if (this.subscription !== undefined) {
-      this.subscription.dispose();
-      this.subscription = undefined;
-    }
   }
 }

@@ -33,9 +33,10 @@ describe('Bulkhead: random interleavings (property)', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
-        fc.integer({ min: 0, max: 4 }),
+        // Small queues, and queues large enough for the ring buffer to grow and wrap around.
+        fc.oneof(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 17, max: 60 })),
         fc.option(fc.integer({ min: 10, max: 100 }), { nil: undefined }),
-        fc.array(op, { maxLength: 80 }),
+        fc.array(op, { maxLength: 150 }),
         async (maxConcurrent, maxQueue, queueTimeoutOption, ops) => {
           vi.useFakeTimers();
           try {

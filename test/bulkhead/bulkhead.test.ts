@@ -346,6 +346,61 @@ describe('Bulkhead: aborts', () => {
   });
 });
 
+describe('Bulkhead: queue structure', () => {
+  it('keeps FIFO order through growth, wrap-around and aborts in the middle', async () => {
+    const b = new Bulkhead({ maxConcurrent: 1, maxQueue: 10_000 });
+    const order: number[] = [];
+    const expected: number[] = [];
+    let hold = deferred();
+    void b.execute(() => hold.promise);
+    const all: Promise<unknown>[] = [];
+    let id = 0;
+    for (let round = 0; round < 5; round++) {
+      const controllers: AbortController[] = [];
+      for (let k = 0; k < 37 * (round + 1); k++) {
+        const n = id++;
+        const c = new AbortController();
+        controllers.push(c);
+        const p = b.execute(
+          () => {
+            order.push(n);
+            return n;
+          },
+          { signal: c.signal },
+        );
+        all.push(p.catch(() => undefined));
+        if (n % 3 === 1) c.abort();
+        else expected.push(n);
+      }
+      // Let part of the queue through, then block again so later rounds wrap around the ring.
+      const release = hold;
+      hold = deferred();
+      const blocker = b.execute(() => hold.promise);
+      all.push(blocker);
+      release.resolve('next');
+      await flush();
+    }
+    hold.resolve('end');
+    await Promise.all(all);
+    expect(order).toEqual(expected);
+    expect(b.queued).toBe(0);
+    expect(b.running).toBe(0);
+
+    // A large backlog (the buffer grows past its shrink threshold), drained, then used again.
+    for (let round = 0; round < 2; round++) {
+      const gate = deferred();
+      const first = b.execute(() => gate.promise);
+      const seen: number[] = [];
+      const burst = Array.from({ length: 3000 }, (_, n) => b.execute(() => seen.push(n)));
+      expect(b.queued).toBe(3000);
+      gate.resolve('go');
+      await Promise.all([first, ...burst]);
+      expect(seen).toEqual(Array.from({ length: 3000 }, (_, n) => n));
+      expect(b.queued).toBe(0);
+    }
+  });
+});
+
 describe('Bulkhead: slot semantics with Timeout', () => {
   it('pipeline(timeout, bulkhead): the caller times out at once, the slot stays taken until the work ends', async () => {
     vi.useFakeTimers();
