@@ -28,6 +28,19 @@ export {
   toErrorResponse,
 } from '../shared/http.js';
 
+declare global {
+  // Express's own extension point for `res.locals`.
+  namespace Express {
+    interface Locals {
+      /**
+       * Set by the staunch middleware: the call's signal, aborted when the client disconnects or
+       * a `Timeout` in the policy expires.
+       */
+      signal?: AbortSignal;
+    }
+  }
+}
+
 /** Options of {@link staunch}. */
 export interface StaunchExpressOptions extends ErrorMappingOptions, PolicySelection<Request> {
   /**

@@ -29,6 +29,16 @@ export {
   toErrorResponse,
 } from '../shared/http.js';
 
+declare module 'koa' {
+  interface DefaultState {
+    /**
+     * Set by the staunch middleware: the call's signal, aborted when the client disconnects or a
+     * `Timeout` in the policy expires.
+     */
+    signal?: AbortSignal;
+  }
+}
+
 /** Options of {@link staunch}. */
 export interface StaunchKoaOptions extends ErrorMappingOptions, PolicySelection<Context> {
   /** Which response statuses count as a failure of the protected call. Default: any 5xx. */
