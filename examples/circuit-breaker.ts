@@ -5,8 +5,7 @@
  *
  * Run: npx tsx examples/circuit-breaker.ts
  */
-import { CircuitOpenError } from 'staunch';
-import { CircuitBreaker } from '../src/breaker/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
+import { CircuitBreaker, CircuitOpenError } from 'staunch';
 
 const breaker = new CircuitBreaker({
   errorThresholdPercentage: 50, // open when half of the calls in the window fail...

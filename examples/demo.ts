@@ -12,6 +12,7 @@
  */
 import {
   BulkheadRejectedError,
+  CircuitBreaker,
   CircuitOpenError,
   exponential,
   Fallback,
@@ -20,7 +21,6 @@ import {
   Timeout,
   TimeoutError,
 } from 'staunch';
-import { CircuitBreaker } from '../src/breaker/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { Bulkhead } from '../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { HttpError, type Mode, startFlakyServer } from './support/flaky-server.js';
 
