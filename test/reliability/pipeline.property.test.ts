@@ -42,7 +42,7 @@ const policy = {
   }),
   breaker: fc.record({
     type: fc.constant('breaker' as const),
-    rule: fc.oneof(fc.constant('hystrix' as const), fc.integer({ min: 1, max: 3 })),
+    rule: fc.oneof(fc.constantFrom('hystrix' as const, 'go' as const, 'slow' as const), fc.integer({ min: 1, max: 3 })),
     volumeThreshold: fc.integer({ min: 0, max: 4 }),
     errorThresholdPercentage: fc.constantFrom(0, 1, 50, 100),
     sleepWindow: tens(500).map((t) => t + 10),
@@ -103,25 +103,25 @@ describe('pipeline model (fast-check)', () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback']), check), {
       numRuns: Number(process.env.FC_RUNS ?? 300),
     });
-  });
+  }, 60_000);
 
   it('with a Bulkhead too', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'bulkhead']), check), {
       numRuns: Number(process.env.FC_RUNS ?? 300),
     });
-  });
+  }, 60_000);
 
   it('with a CircuitBreaker too', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'breaker']), check), {
       numRuns: Number(process.env.FC_RUNS ?? 300),
     });
-  });
+  }, 60_000);
 
   it('all five policies', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'breaker', 'bulkhead']), check), {
       numRuns: Number(process.env.FC_RUNS ?? 300),
     });
-  });
+  }, 60_000);
 
   it.each([
     ['leakTimer', /timer\(s\) still scheduled/],

@@ -6,7 +6,7 @@
  * regression test verbatim.
  */
 import { vi } from 'vitest';
-import { CircuitBreaker, consecutiveFailures } from '../../src/breaker/index.js';
+import { CircuitBreaker, consecutiveFailures, goResiliency, slowCalls } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/bulkhead/index.js';
 import type { Context } from '../../src/core/context.js';
 import { proceed } from '../../src/core/context.js';
@@ -55,8 +55,12 @@ export type PolicySpec =
   | { readonly type: 'faulty'; readonly fault: Fault }
   | {
       readonly type: 'breaker';
-      /** 'hystrix' uses volumeThreshold/errorThresholdPercentage; a number n is consecutiveFailures(n). */
-      readonly rule: 'hystrix' | number;
+      /**
+       * 'hystrix' uses volumeThreshold/errorThresholdPercentage; a number n is consecutiveFailures(n);
+       * 'go' is goResiliency({ errorThreshold: 2, successThreshold: 1, timeout: sleepWindow });
+       * 'slow' is slowCalls({ slowCallDuration: 50, slowCallIsFailure: true }).
+       */
+      readonly rule: 'hystrix' | 'go' | 'slow' | number;
       readonly volumeThreshold: number;
       readonly errorThresholdPercentage: number;
       readonly sleepWindow: number;
@@ -171,7 +175,13 @@ function build(specs: readonly PolicySpec[]): Built {
         });
       case 'breaker': {
         const b = new CircuitBreaker({
-          ...(spec.rule === 'hystrix' ? {} : { rule: consecutiveFailures(spec.rule) }),
+          ...(spec.rule === 'hystrix'
+            ? {}
+            : spec.rule === 'go'
+              ? { rule: goResiliency({ errorThreshold: 2, successThreshold: 1, timeout: spec.sleepWindow }) }
+              : spec.rule === 'slow'
+                ? { rule: slowCalls({ slowCallDuration: 50, slowCallIsFailure: true }) }
+                : { rule: consecutiveFailures(spec.rule) }),
           volumeThreshold: spec.volumeThreshold,
           errorThresholdPercentage: spec.errorThresholdPercentage,
           rollingWindow: 1000,
