@@ -148,10 +148,26 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
       }
       return this._start(context, next);
     }
-    if (this._queue.size >= this.maxQueue) return Promise.reject(this._reject('queue-full'));
+    if (this._queue.size >= this.maxQueue) return Promise.reject(this._rejection('queue-full'));
     if (context.aborted) return Promise.reject(context.signal.reason);
-    return new Promise((resolve, reject) => this._enqueue(context, next, resolve, reject));
+    // One shared executor captures the resolving functions: no closure per queued call.
+    const promise = new Promise(this._capture);
+    this._enqueue(
+      context,
+      next,
+      this._capturedResolve as (value: unknown) => void,
+      this._capturedReject as (error: unknown) => void,
+    );
+    this._capturedResolve = this._capturedReject = undefined;
+    return promise;
   }
+
+  private _capturedResolve: ((value: unknown) => void) | undefined = undefined;
+  private _capturedReject: ((error: unknown) => void) | undefined = undefined;
+  private readonly _capture = (resolve: (value: unknown) => void, reject: (error: unknown) => void): void => {
+    this._capturedResolve = resolve;
+    this._capturedReject = reject;
+  };
 
   private _enqueue(
     context: Context,
@@ -248,7 +264,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
       const reject = queue.rejects[i] as (error: unknown) => void;
       queue.subscriptions[i]?.dispose();
       queue.take(i);
-      reject(this._reject('queue-timeout'));
+      reject(this._rejection('queue-timeout'));
       i = queue.peek();
     }
     if (i >= 0) {
@@ -256,7 +272,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     }
   };
 
-  private _reject(reason: BulkheadRejectionReason): BulkheadRejectedError {
+  private _rejection(reason: BulkheadRejectionReason): BulkheadRejectedError {
     const limits = `maxConcurrent ${this.maxConcurrent}, maxQueue ${this.maxQueue}`;
     const message =
       reason === 'queue-full'
