@@ -34,7 +34,7 @@ const quotes = pipeline(
   }),
   breaker,
   new Bulkhead({ maxConcurrent: 4, maxQueue: 16 }),
-  new Timeout(100), // per attempt, in ms
+  new Timeout(250), // per attempt, in ms
 );
 breaker.on('stateChange', ({ from, to }) => console.log(`  breaker ${from} -> ${to}`));
 
