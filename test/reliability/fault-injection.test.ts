@@ -6,7 +6,7 @@
  * deadlines asserted with generous bounds.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CircuitBreaker } from '../../src/breaker/index.js';
+import { CircuitBreaker, slowCalls } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/bulkhead/index.js';
 import type { Clock } from '../../src/core/clock.js';
 import {
@@ -19,6 +19,7 @@ import {
   TimeoutError,
 } from '../../src/index.js';
 import { createFetch, parseRetryAfter } from '../../src/integrations/fetch/index.js';
+import { trackingClock } from '../support/clocks.js';
 import { type FaultServer, startFaultServer } from '../support/faultServer.js';
 
 /** A clock whose time moves only when the test says so; its timers are real (unused by breakers). */
@@ -52,18 +53,6 @@ function recordingClock(): Clock & { delays: number[] } {
       clearTimeout(handle as ReturnType<typeof setTimeout>);
     },
   };
-}
-
-/** Timers alive in this process now (Node's active resources of type Timeout). */
-function activeTimers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-}
-
-/** Waits (polling, up to 2 s) until no more timers are alive than `baseline`. */
-async function timersBackTo(baseline: number): Promise<void> {
-  const until = performance.now() + 2_000;
-  while (activeTimers() > baseline && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
-  expect(activeTimers()).toBeLessThanOrEqual(baseline);
 }
 
 const settle = <T>(p: Promise<T>) =>
@@ -195,14 +184,47 @@ describe('the upstream starts failing: the circuit breaker', () => {
   });
 });
 
+describe('the upstream is slow', () => {
+  it('slow answers trip the slow-call rule; the open breaker spares the upstream', async () => {
+    // Real clock: every answer takes >= 60 ms, three times the 20 ms slow-call threshold.
+    const breaker = new CircuitBreaker({
+      rule: slowCalls({ slowCallDuration: 20, slowCallRateThreshold: 100 }),
+      volumeThreshold: 3,
+      sleepWindow: 60_000,
+    });
+    const fetchIt = createFetch({ policy: breaker, retry: false });
+    upstream.setMode({ kind: 'healthy', delay: 60, body: 'slow' });
+    for (let i = 0; i < 3; i++) expect(await (await fetchIt(upstream.url)).text()).toBe('slow');
+    expect(breaker.slowCallCount()).toBe(3);
+    expect(breaker.state).toBe('open');
+    await expect(fetchIt(upstream.url)).rejects.toBeInstanceOf(CircuitOpenError);
+    expect(upstream.requests).toHaveLength(3);
+  });
+
+  it('a slow upstream within the deadline is answered normally, under the bulkhead limit', async () => {
+    const clock = trackingClock();
+    const bulkhead = new Bulkhead({ maxConcurrent: 4, maxQueue: 20, clock });
+    const fetchIt = createFetch({ policy: pipeline(bulkhead, new Timeout({ timeout: 300, clock })), retry: false });
+    upstream.setMode({ kind: 'healthy', delay: 30, body: 'slow' });
+    const texts = await Promise.all(Array.from({ length: 12 }, () => fetchIt(upstream.url).then((r) => r.text())));
+    expect(texts).toEqual(Array.from({ length: 12 }, () => 'slow'));
+    expect(upstream.maxInFlight).toBeLessThanOrEqual(4);
+    expect(upstream.requests).toHaveLength(12);
+    await upstream.waitInFlight(0);
+    expect([bulkhead.running, bulkhead.queued]).toEqual([0, 0]);
+    // The Timeout's idle timer goes off within its deadline and is not re-armed.
+    await clock.idle(300 + 1_000);
+  });
+});
+
 describe('the upstream hangs: timeout and bulkhead', () => {
   it.each([false, true])(
     'callers are answered by the timeout, the bulkhead never exceeds its limit, and nothing leaks after recovery (cooperative: %s)',
     async (cooperative) => {
-      const baseline = activeTimers();
+      const clock = trackingClock();
       const connectionsBefore = upstream.connections;
-      const bulkhead = new Bulkhead({ maxConcurrent: 3, maxQueue: 2 });
-      const timeout = new Timeout({ timeout: 150, cooperative });
+      const bulkhead = new Bulkhead({ maxConcurrent: 3, maxQueue: 2, clock });
+      const timeout = new Timeout({ timeout: 150, cooperative, clock });
       let maxRunning = 0;
       bulkhead.on('admit', ({ running }) => {
         maxRunning = Math.max(maxRunning, running);
@@ -263,7 +285,7 @@ describe('the upstream hangs: timeout and bulkhead', () => {
       expect(upstream.connections).toBeLessThanOrEqual(connectionsBefore + 3);
 
       // No timer outlives the calls: the Timeout's idle timer goes off within 150 ms and is not re-armed.
-      await timersBackTo(baseline);
+      await clock.idle(150 + 1_000);
     },
   );
 
@@ -336,7 +358,7 @@ describe('429 with Retry-After: the retry waits as told', () => {
   });
 
   it("a pipeline around the global fetch: the retry's `retry` event carries the requested delay", async () => {
-    const baseline = activeTimers();
+    const timeoutClock = trackingClock();
     const clock = recordingClock();
     const retry = new RetryPolicy({
       maxRetries: 2,
@@ -351,7 +373,7 @@ describe('429 with Retry-After: the retry waits as told', () => {
     const events: RetryEvents['retry'][] = [];
     retry.on('retry', (e) => events.push(e));
     upstream.script({ kind: 'error', status: 429, retryAfter: '1' }, { kind: 'healthy' });
-    const r = (await pipeline(retry, new Timeout(200)).execute(async ({ signal }) => {
+    const r = (await pipeline(retry, new Timeout({ timeout: 200, clock: timeoutClock })).execute(async ({ signal }) => {
       const response = await fetch(upstream.url, { signal });
       // A response that will be retried is read to the end, so its socket goes back to the pool.
       if (response.status === 429) await response.clone().text();
@@ -362,6 +384,6 @@ describe('429 with Retry-After: the retry waits as told', () => {
     expect(events.map((e) => [e.attempt, e.delay])).toEqual([[1, 1_000]]);
     expect(clock.delays).toEqual([1_000]);
     expect(upstream.requests).toHaveLength(2);
-    await timersBackTo(baseline);
+    await timeoutClock.idle(200 + 1_000);
   });
 });

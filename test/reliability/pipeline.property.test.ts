@@ -123,6 +123,15 @@ describe('pipeline model (fast-check)', () => {
     });
   }, 60_000);
 
+  it('nested and repeated policies (two retries, two timeouts, ...) keep every invariant', async () => {
+    const any = fc.oneof(policy.retry, policy.timeout, policy.fallback, policy.breaker, policy.bulkhead);
+    const nested = fc.record({
+      policies: fc.array(any, { minLength: 2, maxLength: 6 }),
+      calls: fc.array(call, { minLength: 1, maxLength: 6 }),
+    });
+    await fc.assert(fc.asyncProperty(nested, check), { numRuns: Number(process.env.FC_RUNS ?? 300) });
+  }, 60_000);
+
   it.each([
     ['leakTimer', /timer\(s\) still scheduled/],
     ['leakListener', /listener\(s\) left on the caller's signal/],

@@ -478,7 +478,8 @@ async function runInner(scenario: Scenario, problems: string[]): Promise<void> {
       if (latency > first.timeout) problems.push(`call ${i}: answered after ${latency} ms > timeout ${first.timeout}`);
     }
     // A short-circuited call never reaches the function unless a retry outside the breaker tried again.
-    const bi = policies.findIndex((p) => p.type === 'breaker');
+    // (The innermost breaker counts: a retry between two breakers re-enters the inner one.)
+    const bi = policies.map((p) => p.type).lastIndexOf('breaker');
     if (
       !outcome.ok &&
       outcome.error instanceof CircuitOpenError &&
