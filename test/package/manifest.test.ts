@@ -1,0 +1,82 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SUBPATHS } from '../../tsup.config.js';
+
+// The package manifest, the build and the docs agree on the public entry points (API.md: the main
+// entry plus seven integrations, each framework an optional peer). The built files themselves are
+// checked by `npm run test:package`.
+
+const read = (path: string): unknown => JSON.parse(readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8'));
+const pkg = read('package.json') as {
+  exports: Record<string, unknown>;
+  files: string[];
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+  dependencies: Record<string, string>;
+  type: string;
+  sideEffects: boolean;
+  engines: { node: string };
+};
+const API_SUBPATHS = ['express', 'fastify', 'koa', 'hono', 'fetch', 'hystrix', 'opentelemetry'];
+const PEERS = {
+  express: '>=4.0.0',
+  fastify: '>=4.0.0',
+  koa: '>=2.0.0',
+  hono: '>=4.0.0',
+  '@opentelemetry/api': '>=1.4.0',
+};
+
+describe('package.json', () => {
+  it('is an ES module package without side effects, for Node 20+', () => {
+    expect(pkg.type).toBe('module');
+    expect(pkg.sideEffects).toBe(false);
+    expect(pkg.engines.node).toBe('>=20');
+  });
+
+  it('exports the main entry and every subpath of API.md with types, import and require', () => {
+    expect(Object.keys(pkg.exports).sort()).toEqual(
+      ['.', './package.json', ...API_SUBPATHS.map((s) => `./${s}`)].sort(),
+    );
+    for (const [subpath, name] of [['.', 'index'], ...API_SUBPATHS.map((s) => [`./${s}`, s])] as const) {
+      expect(pkg.exports[subpath], subpath).toEqual({
+        import: { types: `./dist/${name}.d.ts`, default: `./dist/${name}.js` },
+        require: { types: `./dist/${name}.d.cts`, default: `./dist/${name}.cjs` },
+      });
+    }
+  });
+
+  it('has tslib as its only runtime dependency and every framework as an optional peer', () => {
+    expect(Object.keys(pkg.dependencies)).toEqual(['tslib']);
+    expect(pkg.peerDependencies).toEqual(PEERS);
+    for (const name of Object.keys(PEERS)) expect(pkg.peerDependenciesMeta[name]?.optional, name).toBe(true);
+  });
+
+  it('ships only what a user needs', () => {
+    expect(pkg.files.filter((f) => !f.startsWith('!')).sort()).toEqual([
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'dist',
+    ]);
+  });
+});
+
+describe('build and docs', () => {
+  it('tsup builds one entry per subpath, from src/integrations/<name>/index.ts', () => {
+    expect([...SUBPATHS].sort()).toEqual([...API_SUBPATHS].sort());
+  });
+
+  it('every integration source exists', () => {
+    const missing = API_SUBPATHS.filter(
+      (s) => !existsSync(new URL(`../../src/integrations/${s}/index.ts`, import.meta.url)),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('TypeDoc documents every entry point', () => {
+    const typedoc = read('typedoc.json') as { entryPoints: string[] };
+    expect(typedoc.entryPoints.sort()).toEqual(
+      ['src/index.ts', ...API_SUBPATHS.map((s) => `src/integrations/${s}/index.ts`)].sort(),
+    );
+  });
+});
