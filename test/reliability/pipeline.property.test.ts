@@ -101,25 +101,25 @@ async function check(s: Scenario): Promise<void> {
 describe('pipeline model (fast-check)', () => {
   it('Retry, Timeout and Fallback in any order keep every invariant', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback']), check), {
-      numRuns: Number(process.env.FC_RUNS ?? 300),
+      numRuns: Number(process.env.FC_RUNS ?? 200),
     });
   }, 60_000);
 
   it('with a Bulkhead too', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'bulkhead']), check), {
-      numRuns: Number(process.env.FC_RUNS ?? 300),
+      numRuns: Number(process.env.FC_RUNS ?? 200),
     });
   }, 60_000);
 
   it('with a CircuitBreaker too', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'breaker']), check), {
-      numRuns: Number(process.env.FC_RUNS ?? 300),
+      numRuns: Number(process.env.FC_RUNS ?? 200),
     });
   }, 60_000);
 
   it('all five policies', async () => {
     await fc.assert(fc.asyncProperty(scenario(['retry', 'timeout', 'fallback', 'breaker', 'bulkhead']), check), {
-      numRuns: Number(process.env.FC_RUNS ?? 300),
+      numRuns: Number(process.env.FC_RUNS ?? 200),
     });
   }, 60_000);
 
@@ -129,7 +129,7 @@ describe('pipeline model (fast-check)', () => {
       policies: fc.array(any, { minLength: 2, maxLength: 6 }),
       calls: fc.array(call, { minLength: 1, maxLength: 6 }),
     });
-    await fc.assert(fc.asyncProperty(nested, check), { numRuns: Number(process.env.FC_RUNS ?? 300) });
+    await fc.assert(fc.asyncProperty(nested, check), { numRuns: Number(process.env.FC_RUNS ?? 200) });
   }, 60_000);
 
   it.each([
