@@ -66,9 +66,10 @@ const KNOWN = ['maxConcurrent', 'maxQueue', 'queueTimeout', 'clock'] as const;
  * back exactly once, whether it succeeds, fails or is abandoned; a freed slot goes straight to
  * the head of the queue.
  *
- * Cost: admitting a call when a slot is free is a counter increment; the queue is a linked list
- * (O(1) to join, leave or be admitted), and all queued calls share one timer for `queueTimeout`
- * (their deadlines expire in FIFO order). Nothing is scheduled while the queue is empty.
+ * Cost: admitting a call when a slot is free is a counter increment; the queue is a ring buffer
+ * with no object per waiter (O(1) to join, leave on abort, or be admitted), and all queued calls
+ * share one timer for `queueTimeout` (their deadlines expire in FIFO order). Nothing is scheduled
+ * while the queue is empty; queued callers sharing one signal share one abort listener.
  *
  * @example
  * ```ts
