@@ -11,6 +11,7 @@
  * - the process exits by itself (nothing keeps the event loop alive): run it as a child process.
  *
  * Usage: node --expose-gc --import tsx scripts/soak.ts [--calls 1000000] [--concurrency 200] [--heap-mb 5]
+ *        [--inject-leak]   (self-test: leaks memory and listeners on purpose, so the checks must fail)
  * Prints one JSON line; exits 0 when every check passed, 1 otherwise.
  */
 import { CircuitBreaker } from '../src/breaker/index.js';
@@ -30,6 +31,8 @@ const CALLS = arg('calls', 1_000_000);
 const CONCURRENCY = arg('concurrency', 200);
 const HEAP_MB = arg('heap-mb', 5);
 const WARMUP = Math.min(20_000, Math.floor(CALLS / 10));
+const INJECT_LEAK = process.argv.includes('--inject-leak');
+const leaked: unknown[] = [];
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -116,6 +119,10 @@ async function one(): Promise<void> {
   }
   answered++;
   if (settled !== 1) doubleAnswered++;
+  if (INJECT_LEAK && answered > WARMUP) {
+    leaked.push(new Array(64).fill(answered));
+    if (answered % 1000 === 0) shared.signal.addEventListener('abort', () => {});
+  }
 }
 
 async function worker(limit: number): Promise<void> {

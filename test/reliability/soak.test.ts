@@ -65,4 +65,14 @@ describe('soak (reduced: 100,000 calls through Fallback → Retry → CircuitBre
     expect(report.sharedSignal.active).toBe(0);
     expect(Math.abs(report.heapDeltaMb)).toBeLessThan(5);
   }, 60_000);
+
+  it('its checks can fail: a run that leaks on purpose reports heap growth and listeners, and exits 1', async () => {
+    const r = await runSoak(['--calls', '30000', '--heap-mb', '5', '--inject-leak'], 55_000);
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ok: boolean; problems: string[] };
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(/heap grew by/);
+    expect(report.problems.join('\n')).toMatch(/listeners left on the shared signal/);
+  }, 60_000);
 });
