@@ -313,6 +313,40 @@ describe('the upstream hangs: timeout and bulkhead', () => {
   });
 });
 
+describe('discarded responses release their sockets', () => {
+  // Larger than the socket buffers: the upstream's request stays open until the client reads or cancels.
+  const big = 'x'.repeat(4 * 1024 * 1024);
+
+  it('retried failure responses (4 MB bodies) are cancelled: connections are reused, nothing stays open', async () => {
+    const connectionsBefore = upstream.connections;
+    const clock = recordingClock();
+    const fetchIt = createFetch({ retry: { maxRetries: 3, backoff: [0], clock } });
+    upstream.setMode({ kind: 'error', status: 503, body: big });
+    for (let i = 0; i < 5; i++) {
+      const r = await fetchIt(upstream.url);
+      expect(r.status).toBe(503);
+      expect((await r.text()).length).toBe(big.length);
+    }
+    expect(upstream.requests).toHaveLength(20);
+    await upstream.waitInFlight(0);
+    expect(upstream.connections).toBeLessThanOrEqual(connectionsBefore + 2);
+  });
+
+  // F9: with onFailureStatus 'throw', the HttpStatusError carries the last response unread; a
+  // caller that catches the error and moves on leaves the socket busy until GC.
+  it.fails("F9: onFailureStatus 'throw' — a caught HttpStatusError does not keep its socket busy", async () => {
+    const fetchIt = createFetch({ retry: false, onFailureStatus: 'throw' });
+    upstream.setMode({ kind: 'error', status: 503, body: big });
+    for (let i = 0; i < 3; i++) await fetchIt(upstream.url).catch(() => {});
+    try {
+      await upstream.waitInFlight(0, 500);
+    } finally {
+      // Let the file end clean either way: dropping the sockets frees the held requests.
+      upstream.setMode({ kind: 'healthy' });
+    }
+  });
+});
+
 describe('429 with Retry-After: the retry waits as told', () => {
   it('createFetch waits the Retry-After seconds, then succeeds', async () => {
     const clock = recordingClock();

@@ -16,6 +16,8 @@ export type FaultMode =
       readonly status: number;
       readonly retryAfter?: string;
       readonly delay?: number;
+      /** The response body. Default `error <status>`. */
+      readonly body?: string;
     }
   /** Destroys the connection without answering (the client sees ECONNRESET / "fetch failed"). */
   | { readonly kind: 'reset' }
@@ -99,7 +101,7 @@ export async function startFaultServer(initial: FaultMode = { kind: 'healthy' })
         later(current.delay, () => {
           const headers: Record<string, string> = { 'content-type': 'text/plain' };
           if (current.retryAfter !== undefined) headers['retry-after'] = current.retryAfter;
-          res.writeHead(current.status, headers).end(`error ${current.status}`);
+          res.writeHead(current.status, headers).end(current.body ?? `error ${current.status}`);
         });
         break;
       case 'reset':
