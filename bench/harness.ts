@@ -97,6 +97,15 @@ function push(result: Result, metrics: Record<string, number>): void {
   }
 }
 
+async function measureNs(call: () => Promise<unknown>, options: HarnessOptions): Promise<number> {
+  if (options.size === 'tiny') {
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) await call();
+    return ((performance.now() - t0) * 1e6) / 10;
+  }
+  return (await measure(call, { min_cpu_time: options.minCpuMs * 1e6 })).p50;
+}
+
 async function measureOp(call: () => Promise<unknown>, options: HarnessOptions): Promise<Record<string, number>> {
   if (options.size === 'tiny') {
     const t0 = performance.now();
@@ -155,6 +164,13 @@ export async function runScenarios(
       const result = results.get(s.id) as Result;
       try {
         const metrics = runner.kind === 'op' ? await measureOp(runner.call, options) : await runner.run(options.size);
+        // The machine may be shared: time the baseline right after, so each round's ratio compares
+        // measurements taken under the same load. The reported ratio is the median of these.
+        const base = s.baseline === undefined ? undefined : runners.get(s.baseline);
+        if (runner.kind === 'op' && base?.kind === 'op' && metrics.ns !== undefined) {
+          const baseNs = await measureNs(base.call, options);
+          if (baseNs > 0) metrics.pairedRatio = metrics.ns / baseNs;
+        }
         push(result, metrics);
         options.log?.(
           `round ${round + 1}/${options.rounds}  ${s.id.padEnd(44)} ${Object.entries(metrics)
@@ -186,7 +202,9 @@ export async function runScenarios(
     const base = results.get(result.baseline);
     const num = result.metrics[result.primary];
     const den = base?.metrics[result.primary];
-    if (num !== undefined && den !== undefined && den > 0) result.ratio = num / den;
+    const paired = result.metrics.pairedRatio;
+    if (paired !== undefined) result.ratio = paired;
+    else if (num !== undefined && den !== undefined && den > 0) result.ratio = num / den;
     // What the policy itself allocates: the bare call's own allocation (its promise, the await) taken out.
     const bytes = result.metrics.bytes;
     const baseBytes = base?.metrics.bytes;

@@ -172,7 +172,7 @@ export function tables(results: readonly Result[], targets: readonly TargetResul
 
   out.push({
     title:
-      'Per call (median ns/op over rounds; ratio to bare `await fn()` of the same function; bytes allocated per call)',
+      'Per call (median ns/op over rounds; ratio to bare `await fn()` of the same function, timed right after it in each round, median over rounds; bytes allocated per call, and net of the bare call)',
     head: ['scenario', 'fn', 'library', 'ns/op', 'ratio', 'B/call', 'net B', 'target'],
     rows: opGroups.flatMap((g) =>
       byGroup(g).map((r) => [
