@@ -2,7 +2,7 @@ import type { AbortSubscription } from '../core/abort.js';
 import type { Context } from '../core/context.js';
 
 const INITIAL_CAPACITY = 16;
-/** Above this capacity an emptied queue gives its memory back. */
+/** Above this capacity an emptied queue may give its memory back (see `_settled`). */
 const SHRINK_ABOVE = 1024;
 
 /**
@@ -22,6 +22,8 @@ export class WaitQueue {
   /** Sequence number the next waiter gets. */
   private _tail = 0;
   private _mask = INITIAL_CAPACITY - 1;
+  /** The largest `size` since the queue was last empty. */
+  private _peak = 0;
   contexts: (Context | undefined)[] = new Array(INITIAL_CAPACITY);
   nexts: number[] = new Array(INITIAL_CAPACITY).fill(0);
   resolves: (((value: unknown) => void) | undefined)[] = new Array(INITIAL_CAPACITY);
@@ -45,7 +47,7 @@ export class WaitQueue {
     this.resolves[i] = resolve;
     this.rejects[i] = reject;
     this.deadlines[i] = deadline;
-    this.size++;
+    if (++this.size > this._peak) this._peak = this.size;
     return seq;
   }
 
@@ -99,10 +101,16 @@ export class WaitQueue {
     this.size--;
   }
 
-  /** After a removal: an empty queue forgets its tombstones (and a large buffer). */
+  /**
+   * After a removal: an empty queue forgets its tombstones. A large buffer is kept while bursts of
+   * its size recur (regrowing it for every burst would cost more than the burst itself), and given
+   * back after a busy period that used less than a quarter of it.
+   */
   private _settled(): void {
     if (this.size !== 0) return;
-    if (this._mask + 1 > SHRINK_ABOVE) {
+    const peak = this._peak;
+    this._peak = 0;
+    if (this._mask + 1 > SHRINK_ABOVE && peak * 4 < this._mask + 1) {
       this._mask = INITIAL_CAPACITY - 1;
       this.contexts = new Array(INITIAL_CAPACITY);
       this.nexts = new Array(INITIAL_CAPACITY).fill(0);

@@ -398,6 +398,17 @@ describe('Bulkhead: queue structure', () => {
       expect(seen).toEqual(Array.from({ length: 3000 }, (_, n) => n));
       expect(b.queued).toBe(0);
     }
+    // A small busy period after the bursts (the buffer is given back), then a burst again.
+    for (const size of [1, 2000]) {
+      const gate = deferred();
+      const first = b.execute(() => gate.promise);
+      const seen: number[] = [];
+      const calls = Array.from({ length: size }, (_, n) => b.execute(() => seen.push(n)));
+      gate.resolve('go');
+      await Promise.all([first, ...calls]);
+      expect(seen).toEqual(Array.from({ length: size }, (_, n) => n));
+    }
+    expect(b.running).toBe(0);
   });
 });
 
