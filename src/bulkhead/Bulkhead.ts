@@ -239,7 +239,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   /** A queued caller aborted: it leaves the queue with its reason. */
   private _abandon(seq: number, reason: unknown): void {
     const queue = this._queue;
-    const i = queue.remove(seq);
+    const i = queue.locate(seq);
     if (i < 0) return;
     const reject = queue.rejects[i] as (error: unknown) => void;
     queue.subscriptions[i] = undefined; // already fired

@@ -72,17 +72,17 @@ export class WaitQueue {
   }
 
   /**
-   * Removes the waiter with sequence number `seq` if it is still queued (an abort).
-   * @returns its slot, to read its `rejects` entry before the next change, or -1.
+   * Finds the waiter with sequence number `seq` if it is still queued (for an abort).
+   * @returns its slot, to read and then {@link WaitQueue.bury}, or -1.
    */
-  remove(seq: number): number {
+  locate(seq: number): number {
     if (seq < this._head) return -1;
     const i = seq & this._mask;
     if (this.resolves[i] === undefined) return -1;
     return i;
   }
 
-  /** Turns slot `i` (found by {@link WaitQueue.remove}) into a tombstone. */
+  /** Removes the waiter in slot `i` (found by {@link WaitQueue.locate}), leaving a tombstone. */
   bury(i: number): void {
     this._clear(i);
     this._settled();
