@@ -44,7 +44,8 @@ if (file !== undefined) {
   const { SCENARIOS } = await import('./scenarios.js');
   const id = arg('id');
   const scenario = SCENARIOS.find((s) => s.id === id);
-  if (scenario === undefined) throw new Error(`unknown scenario ${id}; one of:\n${SCENARIOS.map((s) => s.id).join('\n')}`);
+  if (scenario === undefined)
+    throw new Error(`unknown scenario ${id}; one of:\n${SCENARIOS.map((s) => s.id).join('\n')}`);
   const runner = scenario.setup(await loadLibs((arg('from') ?? 'src') as 'src' | 'dist'));
   if (runner?.kind !== 'op') throw new Error(`${id} is not an op scenario (or n/a)`);
   const until = performance.now() + Number(arg('seconds') ?? 5) * 1000;
