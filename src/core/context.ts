@@ -74,10 +74,32 @@ export class Context implements ExecutionContext {
 
   protected createSignal(): AbortSignal {
     if (this.parent !== undefined) return this.parent.signal;
-    // Nothing can abort a root call without a caller signal; a fresh signal keeps listeners the
-    // user adds from piling up on a shared object.
-    return new AbortController().signal;
+    // Nothing can abort a root call without a caller signal: all such calls share one signal that
+    // never aborts (an AbortController per call costs more than the call itself).
+    return neverAborted();
   }
+}
+
+let never: AbortSignal | undefined;
+
+/**
+ * The signal of calls nothing can cancel. It never aborts, so an `abort` listener on it could never
+ * run: `addEventListener('abort', ...)` is made a no-op, and listeners that user code forgets to
+ * remove cannot pile up on this shared object.
+ */
+function neverAborted(): AbortSignal {
+  if (never === undefined) {
+    const signal = new AbortController().signal;
+    const add = signal.addEventListener;
+    Object.defineProperty(signal, 'addEventListener', {
+      value(this: AbortSignal, ...args: Parameters<AbortSignal['addEventListener']>): void {
+        if (args[0] !== 'abort') add.apply(this, args);
+      },
+    });
+    Object.defineProperty(signal, 'onabort', { get: () => null, set: () => {} });
+    never = signal;
+  }
+  return never;
 }
 
 /** @internal Runs the rest of the chain after position `next`, or the function itself. */

@@ -223,3 +223,27 @@ describe('cancellation', () => {
     await vi.advanceTimersByTimeAsync(100);
   });
 });
+
+describe('the signal of a call nothing can cancel', () => {
+  it('is one shared, never-aborted signal that keeps no abort listener', async () => {
+    vi.useFakeTimers();
+    const policy = new RetryPolicy();
+    const a = await policy.execute((ctx) => ctx.signal);
+    const b = await pipeline(new Fallback(() => null), policy).execute((ctx) => ctx.signal);
+    expect(a).toBe(b);
+    expect(a).toBeInstanceOf(AbortSignal);
+    expect(a?.aborted).toBe(false);
+    const listener = vi.fn();
+    a?.addEventListener('abort', listener);
+    if (a) a.onabort = listener;
+    expect(a?.onabort).toBeNull();
+    // It still composes with AbortSignal.any.
+    expect(AbortSignal.any([a as AbortSignal, AbortSignal.abort('x')]).reason).toBe('x');
+    // A caller signal or a timeout gives the call a signal of its own.
+    const own = await policy.execute((ctx) => ctx.signal, { signal: new AbortController().signal });
+    expect(own).not.toBe(a);
+    const timed = await new Timeout(1000).execute((ctx) => ctx.signal);
+    expect(timed).not.toBe(a);
+    await vi.advanceTimersByTimeAsync(1000);
+  });
+});
