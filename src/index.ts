@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+export { type BatchCallOptions, Batcher, type BatcherOptions, type BatchResults } from './batcher/index.js';
 export {
   CircuitBreaker,
   type CircuitBreakerEvents,
@@ -28,15 +29,20 @@ export {
   type SlowCallRule,
   slowCalls,
 } from './breaker/index.js';
+export { Bulkhead, type BulkheadEvents, type BulkheadOptions } from './bulkhead/index.js';
 export type { Clock } from './core/clock.js';
 export { systemClock } from './core/clock.js';
 export type { ExecuteOptions, ExecutionContext, Operation } from './core/context.js';
 export {
+  BatcherClosedError,
+  BatchResultMissingError,
   BulkheadRejectedError,
   type BulkheadRejectionReason,
   CircuitOpenError,
   FallbackError,
   isStaunchError,
+  SemaphoreReleaseError,
+  SemaphoreTimeoutError,
   StaunchError,
   type StaunchErrorCode,
   TimeoutError,
@@ -54,4 +60,5 @@ export {
   exponential,
 } from './retry/backoff.js';
 export { type RetryEvents, type RetryOptions, type RetryOutcome, RetryPolicy } from './retry/RetryPolicy.js';
+export { type AcquireOptions, Semaphore, type SemaphoreOptions } from './semaphore/index.js';
 export { Timeout, type TimeoutEvents, type TimeoutOptions } from './timeout/Timeout.js';

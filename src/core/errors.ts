@@ -20,6 +20,8 @@ export type StaunchErrorCode =
   | 'STAUNCH_SEMAPHORE_RELEASE'
   | 'STAUNCH_BATCH_RESULT_MISSING'
   | 'STAUNCH_BATCHER_CLOSED'
+  | 'STAUNCH_SEMAPHORE_TIMEOUT'
+  | 'STAUNCH_HTTP_STATUS'
   | (string & {});
 
 /**
@@ -38,7 +40,6 @@ export class StaunchError extends Error {
     const ctor = new.target as typeof StaunchError;
     this.code = ctor.code;
     this.name = ctor.name;
-    Object.defineProperty(this, BRAND, { value: true });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
@@ -47,6 +48,9 @@ export class StaunchError extends Error {
     return this.code === 'STAUNCH_ERROR' || value.code === this.code;
   }
 }
+
+// The brand lives on the prototype: one definition for all instances, found by the same lookup.
+Object.defineProperty(StaunchError.prototype, BRAND, { value: true });
 
 /** True for any error thrown by any copy of staunch. */
 export function isStaunchError(value: unknown): value is StaunchError {
