@@ -4,7 +4,7 @@
  * dated copy of the JSON.
  *
  * Options: --from=dist|src|auto (default auto: dist when built), --rounds=N (default 5),
- * --min-cpu-ms=N (mitata time per measurement, default 150), --filter=REGEX (scenario ids),
+ * --min-cpu-ms=N (mitata time per measurement, default 100), --filter=REGEX (scenario ids),
  * --tiny (CI-sized), --no-write, --quiet.
  *
  * It needs `--expose-gc` (allocation counts) and a large young generation (so that no GC runs
@@ -42,7 +42,7 @@ const tiny = flag('tiny');
 const options = {
   size: tiny ? ('tiny' as const) : ('full' as const),
   rounds: Number(arg('rounds') ?? (tiny ? 1 : 5)),
-  minCpuMs: Number(arg('min-cpu-ms') ?? 150),
+  minCpuMs: Number(arg('min-cpu-ms') ?? 100),
   bytesCalls: 2000,
   ...(flag('quiet') ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
 };
