@@ -4,8 +4,7 @@
  *
  * Run: npx tsx examples/bulkhead.ts
  */
-import { BulkheadRejectedError } from 'staunch';
-import { Bulkhead } from '../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
+import { Bulkhead, BulkheadRejectedError } from 'staunch';
 
 const bulkhead = new Bulkhead({ maxConcurrent: 2, maxQueue: 2, queueTimeout: 150 });
 bulkhead.on('queue', ({ queued }) => console.log(`  queued (${queued} waiting)`));

@@ -11,6 +11,7 @@
  * Run: npm run demo   (or: npx tsx examples/demo.ts)
  */
 import {
+  Bulkhead,
   BulkheadRejectedError,
   CircuitBreaker,
   CircuitOpenError,
@@ -21,7 +22,6 @@ import {
   Timeout,
   TimeoutError,
 } from 'staunch';
-import { Bulkhead } from '../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { HttpError, type Mode, startFlakyServer } from './support/flaky-server.js';
 
 const SLEEP_WINDOW = 1_000; // ms the breaker stays open before a trial call

@@ -6,8 +6,7 @@
  *
  * Run: npx tsx examples/pipeline.ts
  */
-import { CircuitBreaker, CircuitOpenError, Fallback, pipeline, RetryPolicy, Timeout } from 'staunch';
-import { Bulkhead } from '../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
+import { Bulkhead, CircuitBreaker, CircuitOpenError, Fallback, pipeline, RetryPolicy, Timeout } from 'staunch';
 import { HttpError, startFlakyServer } from './support/flaky-server.js';
 
 interface Quote {
