@@ -5,11 +5,9 @@
  * Run: npx tsx examples/integrations/express.ts
  */
 import express from 'express';
-import { pipeline, Timeout } from 'staunch';
+import { Bulkhead, CircuitBreaker, pipeline, Timeout } from 'staunch';
 import { staunch, staunchErrorHandler } from 'staunch/express';
 import { createFetch } from 'staunch/fetch';
-import { CircuitBreaker } from '../../src/breaker/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
-import { Bulkhead } from '../../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { startUpstream, urlOf } from './upstream.js';
 
 const upstream = await startUpstream({ failures: 2, slowMs: 5_000 });

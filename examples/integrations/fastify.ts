@@ -5,10 +5,9 @@
  * Run: npx tsx examples/integrations/fastify.ts
  */
 import Fastify from 'fastify';
-import { pipeline, Timeout } from 'staunch';
+import { Bulkhead, pipeline, Timeout } from 'staunch';
 import { staunchPlugin } from 'staunch/fastify';
 import { createFetch } from 'staunch/fetch';
-import { Bulkhead } from '../../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { startUpstream } from './upstream.js';
 
 const upstream = await startUpstream({ failures: 1 });

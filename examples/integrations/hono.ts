@@ -6,10 +6,9 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
-import { pipeline, Timeout } from 'staunch';
+import { CircuitBreaker, pipeline, Timeout } from 'staunch';
 import { createFetch } from 'staunch/fetch';
 import { type StaunchVariables, staunch } from 'staunch/hono';
-import { CircuitBreaker } from '../../src/breaker/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { startUpstream, urlOf } from './upstream.js';
 
 const upstream = await startUpstream({ failures: 10 });

@@ -5,8 +5,8 @@
  * Run: npx tsx examples/integrations/hystrix.ts
  */
 import { createServer } from 'node:http';
+import { CircuitBreaker } from 'staunch';
 import { createHystrixStream } from 'staunch/hystrix';
-import { CircuitBreaker } from '../../src/breaker/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { urlOf } from './upstream.js';
 
 const payments = new CircuitBreaker({ name: 'payments', group: 'checkout', volumeThreshold: 4 });

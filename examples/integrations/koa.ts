@@ -5,10 +5,9 @@
  * Run: npx tsx examples/integrations/koa.ts
  */
 import Koa from 'koa';
-import { pipeline, Timeout } from 'staunch';
+import { Bulkhead, pipeline, Timeout } from 'staunch';
 import { createFetch } from 'staunch/fetch';
 import { staunch } from 'staunch/koa';
-import { Bulkhead } from '../../src/bulkhead/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 import { startUpstream, urlOf } from './upstream.js';
 
 const upstream = await startUpstream({ failures: 2, slowMs: 5_000 });

@@ -5,9 +5,8 @@
  * Run: npx tsx examples/integrations/opentelemetry.ts
  */
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { pipeline, RetryPolicy, Timeout } from 'staunch';
+import { CircuitBreaker, pipeline, RetryPolicy, Timeout } from 'staunch';
 import { instrumented } from 'staunch/opentelemetry';
-import { CircuitBreaker } from '../../src/breaker/index.js'; // TODO(lead): from 'staunch' once src/index.ts exports it
 
 class PrintReader extends MetricReader {
   protected onForceFlush = () => Promise.resolve();
