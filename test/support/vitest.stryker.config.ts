@@ -15,6 +15,7 @@ export default defineConfig({
       'test/reliability/pipeline.property.test.ts',
       'test/reliability/bad-input.test.ts',
       'test/reliability/regressions.test.ts',
+      'test/reliability/mutation-gaps.test.ts',
     ],
     setupFiles: ['test/setup.ts'],
     restoreMocks: true,
