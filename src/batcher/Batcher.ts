@@ -1,7 +1,7 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { BatcherClosedError, BatchResultMissingError, describe } from '../core/errors.js';
-import { checkOptions, functionOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
+import { checkOptions, clockOption, functionOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
 /**
  * What a batch function may return: one result per item, either an array in the items' order or
@@ -110,7 +110,7 @@ export class Batcher<K, V, Key = K> {
       allowInfinity: true,
     });
     this._key = functionOption<(item: K) => Key>(OWNER, 'key', options.key);
-    this._clock = options.clock ?? systemClock;
+    this._clock = clockOption(OWNER, options.clock) ?? systemClock;
   }
 
   /** Items waiting in the batch being collected now (0 when none). */

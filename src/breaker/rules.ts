@@ -1,4 +1,4 @@
-import { checkNumber, checkOptions } from '../core/validate.js';
+import { booleanOption, checkNumber, checkOptions } from '../core/validate.js';
 import type { RollingWindow } from './RollingWindow.js';
 
 /**
@@ -104,8 +104,7 @@ export function slowCalls(options: SlowCallOptions): SlowCallRule {
   const owner = 'slowCalls()';
   checkOptions(owner, options, ['slowCallDuration', 'slowCallRateThreshold', 'slowCallIsFailure']);
   if (options === undefined) throw new TypeError(`${owner}: options are required`);
-  const isFailure = options.slowCallIsFailure ?? false;
-  if (typeof isFailure !== 'boolean') throw new TypeError(`${owner}: slowCallIsFailure must be a boolean`);
+  const isFailure = booleanOption(owner, 'slowCallIsFailure', options.slowCallIsFailure, false);
   return {
     kind: 'slow-calls',
     slowCallDuration: checkNumber(owner, 'slowCallDuration', options.slowCallDuration, { min: 0, minExclusive: true }),

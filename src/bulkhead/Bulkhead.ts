@@ -3,7 +3,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
-import { checkOptions, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
+import { checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 import { WaitQueue } from './WaitQueue.js';
 
 /** Options of {@link Bulkhead}. */
@@ -121,7 +121,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
         );
       }
     }
-    this._clock = options?.clock ?? systemClock;
+    this._clock = clockOption(OWNER, options?.clock) ?? systemClock;
   }
 
   /** Calls running now (holding a slot). */

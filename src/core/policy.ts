@@ -1,6 +1,9 @@
 import { isAbortSignal, raceAbort } from './abort.js';
 import { Context, type ExecuteOptions, type Operation, proceed } from './context.js';
 import { Emitter, type Listener, type Unsubscribe } from './events.js';
+import { checkOptions } from './validate.js';
+
+const EXECUTE_OPTIONS = ['signal'] as const;
 
 /**
  * What every policy and every pipeline offers. `R` is what the policy may resolve with besides
@@ -26,6 +29,14 @@ export abstract class Policy<R = never> {
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T | R> {
     if (typeof fn !== 'function') {
       return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${typeof fn}`));
+    }
+    if (options !== undefined) {
+      // Only when options are given: a misspelt `signal` must not silently drop cancellation.
+      try {
+        checkOptions('execute(fn, options)', options, EXECUTE_OPTIONS);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     const signal = options?.signal;
     if (signal === undefined) {

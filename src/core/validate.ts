@@ -1,3 +1,5 @@
+import type { Clock } from './clock.js';
+
 /**
  * Construction-time validation shared by every policy. Bad input is a `TypeError` (wrong type,
  * unknown option) or a `RangeError` (right type, wrong value) whose message names the policy, the
@@ -78,6 +80,22 @@ export function booleanOption(owner: string, name: string, value: unknown, fallb
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new TypeError(`${owner}: ${name} must be a boolean, got ${show(value)}`);
   return value;
+}
+
+/** Validates an optional {@link Clock} option. */
+export function clockOption(owner: string, value: unknown): Clock | undefined {
+  if (value === undefined) return undefined;
+  const clock = value as Partial<Clock> | null;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw new TypeError(`${owner}: clock must be a Clock (now, setTimeout, clearTimeout), got ${show(value)}`);
+  }
+  return value as Clock;
 }
 
 /** The largest delay `setTimeout` accepts, in milliseconds (about 24.8 days). */

@@ -3,7 +3,14 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
 import { Stage } from '../core/policy.js';
-import { checkOptions, functionOption, MAX_TIMER_DELAY, numberOption, showValue } from '../core/validate.js';
+import {
+  checkOptions,
+  clockOption,
+  functionOption,
+  MAX_TIMER_DELAY,
+  numberOption,
+  showValue,
+} from '../core/validate.js';
 import { type Backoff, exponential } from './backoff.js';
 
 /** What the retry saw fail: a thrown error, or a result classified as a failure. */
@@ -138,7 +145,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     this._failOn = matchers(OWNER, 'failOn', options.failOn);
     this._retryResult = functionOption(OWNER, 'retryResult', options.retryResult);
     this._retryAfter = functionOption(OWNER, 'retryAfter', options.retryAfter);
-    this._clock = options.clock ?? systemClock;
+    this._clock = clockOption(OWNER, options.clock) ?? systemClock;
     this._random = functionOption<() => number>(OWNER, 'random', options.random) ?? Math.random;
   }
 
@@ -198,17 +205,12 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     try {
       if (delay !== undefined) await sleep(delay, this._clock, context.abortable ? context.signal : undefined);
       for (; ; attempt++) {
-        let outcome: RetryOutcome;
+        let outcome: RetryOutcome | undefined;
+        let result: unknown;
         try {
           const running = first ?? proceed(context.withAttempt(attempt), next);
           first = undefined;
-          const result = await running;
-          if (this._retryResult === undefined || !this._retryResult(result)) {
-            if (this._events.listening('success')) this._events.emit('success', { attempts: attempt });
-            resolve(result);
-            return;
-          }
-          outcome = { kind: 'result', result };
+          result = await running;
         } catch (error) {
           // The caller's (or an enclosing timeout's) cancellation is final.
           if (context.aborted || !this._retryable(error)) {
@@ -216,6 +218,15 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
             return;
           }
           outcome = { kind: 'error', error };
+        }
+        if (outcome === undefined) {
+          // Outside the try: a classifier that throws is a bug to report, not a failure to retry.
+          if (this._retryResult === undefined || !this._retryResult(result)) {
+            if (this._events.listening('success')) this._events.emit('success', { attempts: attempt });
+            resolve(result);
+            return;
+          }
+          outcome = { kind: 'result', result };
         }
         const wait = this._delayAfter(attempt, outcome, backoffs);
         if (wait === undefined) {

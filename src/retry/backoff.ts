@@ -1,4 +1,4 @@
-import { checkNumber, checkOptions } from '../core/validate.js';
+import { checkNumber, checkOptions, functionOption } from '../core/validate.js';
 
 /**
  * A backoff is any iterable of delays in milliseconds: a plain array (go-resiliency's model:
@@ -74,8 +74,7 @@ export function decorrelatedJitter(options: DecorrelatedJitterOptions = {}): Bac
   checkOptions('decorrelatedJitter()', options, ['median', 'max', 'random']);
   const median = checkNumber('decorrelatedJitter()', 'median', options.median ?? 100, { min: 0, max: CEILING });
   const max = checkNumber('decorrelatedJitter()', 'max', options.max ?? CEILING, { min: 0, max: CEILING });
-  const random = options.random ?? Math.random;
-  if (typeof random !== 'function') throw new TypeError('decorrelatedJitter(): random must be a function');
+  const random = functionOption<() => number>('decorrelatedJitter()', 'random', options.random) ?? Math.random;
   // Constants of the published formula: pFactor tunes the curve's rise, the scaling factor makes
   // the first delay's median equal to `median`.
   const P_FACTOR = 4;

@@ -1,7 +1,7 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { SemaphoreReleaseError, SemaphoreTimeoutError } from '../core/errors.js';
-import { checkNumber, checkOptions, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
+import { checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
 /** Options of {@link Semaphore}. */
 export interface SemaphoreOptions {
@@ -66,7 +66,7 @@ export class Semaphore {
     this.permits = checkNumber(OWNER, 'permits', permits, { min: 1, integer: true });
     checkOptions(OWNER, options, KNOWN);
     this.timeout = checkTimeout(OWNER, options?.timeout);
-    this._clock = options?.clock ?? systemClock;
+    this._clock = clockOption(OWNER, options?.clock) ?? systemClock;
     this._available = this.permits;
   }
 

@@ -3,7 +3,7 @@ import { type Clock, setTimerRef, systemClock } from '../core/clock.js';
 import { Context, proceed } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
-import { booleanOption, checkNumber, checkOptions, MAX_TIMER_DELAY } from '../core/validate.js';
+import { booleanOption, checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY } from '../core/validate.js';
 
 /** Options of {@link Timeout}. */
 export interface TimeoutOptions {
@@ -72,7 +72,7 @@ export class Timeout extends Stage<never, TimeoutEvents> {
         max: MAX_TIMER_DELAY,
       });
       this.cooperative = booleanOption(OWNER, 'cooperative', options.cooperative, false);
-      this._clock = options.clock ?? systemClock;
+      this._clock = clockOption(OWNER, options.clock) ?? systemClock;
     }
   }
 
@@ -96,7 +96,8 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     try {
       inner = proceed(scope, next);
     } catch (error) {
-      // As when this ran inside the promise executor: the call rejects.
+      // As when this ran inside the promise executor: the call rejects (and leaves the deadlines).
+      this._dequeue(scope);
       (scope.reject as (error: unknown) => void)(error);
       return promise;
     }

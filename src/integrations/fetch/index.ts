@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+
+import { checkOptions, functionOption, numberOption, showValue } from '../../core/validate.js';
 import {
   CircuitOpenError,
   type ExecutionContext,
@@ -60,7 +62,9 @@ export interface CreateFetchOptions {
   /**
    * When the retries are exhausted on a failure status: `'return'` resolves with the last
    * `Response` (like plain `fetch`, check `response.ok`); `'throw'` rejects with the
-   * {@link HttpStatusError} (its `response` unread). Default `'return'`.
+   * {@link HttpStatusError}, whose `response` no longer holds the connection: a body of up to
+   * 64 KiB (by `Content-Length`) is buffered and stays readable, a larger or unsized one is
+   * cancelled. Default `'return'`.
    */
   readonly onFailureStatus?: 'return' | 'throw';
   /**
@@ -129,28 +133,27 @@ function retryAfterOf(error: unknown): number | undefined {
  *   thrown: `onFailureStatus: 'throw'`).
  */
 export function createFetch(options: CreateFetchOptions = {}): FetchFunction {
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new TypeError(`${OWNER}: unknown option ${JSON.stringify(name)}`);
-  }
+  checkOptions(OWNER, options, [...KNOWN]);
   const policy = options.policy;
   if (policy !== undefined && (typeof policy !== 'object' || policy === null || typeof policy.execute !== 'function')) {
     throw new TypeError(`${OWNER}: policy must be a staunch policy`);
   }
-  const failureStatus = options.failureStatus ?? isFailureStatus;
-  if (typeof failureStatus !== 'function') throw new TypeError(`${OWNER}: failureStatus must be a function`);
+  const failureStatus =
+    functionOption<(status: number) => boolean>(OWNER, 'failureStatus', options.failureStatus) ?? isFailureStatus;
   const mode = options.onFailureStatus ?? 'return';
   if (mode !== 'return' && mode !== 'throw') {
     throw new TypeError(`${OWNER}: onFailureStatus must be 'return' or 'throw', got ${String(mode)}`);
   }
-  const maxRetryAfter = options.maxRetryAfter ?? 60_000;
-  if (typeof maxRetryAfter !== 'number' || !(maxRetryAfter >= 0)) {
-    throw new RangeError(`${OWNER}: maxRetryAfter must be a number of milliseconds >= 0`);
+  const maxRetryAfter = numberOption(OWNER, 'maxRetryAfter', options.maxRetryAfter, 60_000, {
+    min: 0,
+    allowInfinity: true,
+  });
+  const retryMethods: unknown = options.retryMethods ?? DEFAULT_METHODS;
+  if (!Array.isArray(retryMethods) || !retryMethods.every((m) => typeof m === 'string')) {
+    throw new TypeError(`${OWNER}: retryMethods must be an array of HTTP method names, got ${showValue(retryMethods)}`);
   }
-  const methods = new Set((options.retryMethods ?? DEFAULT_METHODS).map((m) => m.toUpperCase()));
-  const baseFetch = options.fetch;
-  if (baseFetch !== undefined && typeof baseFetch !== 'function') {
-    throw new TypeError(`${OWNER}: fetch must be a function`);
-  }
+  const methods = new Set((retryMethods as string[]).map((m) => m.toUpperCase()));
+  const baseFetch = functionOption<FetchFunction>(OWNER, 'fetch', options.fetch);
   const retry = options.retry === false ? undefined : buildRetry(options.retry ?? {}, maxRetryAfter);
   // One flat chain: the attempt number and the signals flow from the retry into the policy.
   const withRetry: Policy<unknown> | undefined =
@@ -179,11 +182,36 @@ export function createFetch(options: CreateFetchOptions = {}): FetchFunction {
       if (chain === undefined) return await attempt({ signal: request.signal, attempt: 1 });
       return (await chain.execute(attempt, { signal: request.signal })) as Response;
     } catch (error) {
-      if (mode === 'return' && error instanceof HttpStatusError && error.response === last) return error.response;
-      if (!(error instanceof HttpStatusError && error.response === last)) discard(last);
+      if (error instanceof HttpStatusError && error.response === last) {
+        if (mode === 'return') return error.response;
+        // A caller that catches the error and moves on must not leave the socket busy: buffer a
+        // small body (it stays readable on error.response), cancel a large one.
+        (error as { response: Response }).response = await released(error.response);
+        throw error;
+      }
+      discard(last);
       throw error;
     }
   };
+}
+
+/** Largest failure body kept readable on a thrown {@link HttpStatusError}, in bytes. */
+const MAX_BUFFERED_BODY = 64 * 1024;
+
+/** A copy of `response` that holds no connection: its body buffered when small, else dropped. */
+async function released(response: Response): Promise<Response> {
+  const init = { status: response.status, statusText: response.statusText, headers: response.headers };
+  if (response.body === null) return response;
+  const length = Number(response.headers.get('content-length'));
+  if (Number.isFinite(length) && length <= MAX_BUFFERED_BODY) {
+    try {
+      return new Response(await response.arrayBuffer(), init);
+    } catch {
+      return new Response(null, init);
+    }
+  }
+  await response.body.cancel().catch(() => {});
+  return new Response(null, init);
 }
 
 function buildRetry(options: RetryOptions, maxRetryAfter: number): RetryPolicy {
