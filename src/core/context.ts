@@ -81,6 +81,15 @@ export class Context implements ExecutionContext {
 }
 
 let never: AbortSignal | undefined;
+let neverUses = 0;
+
+/**
+ * Calls per shared signal before it is replaced. Node 20's `AbortSignal.any([signal, ...])` keeps a
+ * weak reference to the combined signal on each source signal until that source aborts — on a
+ * signal that never aborts, for ever. Replacing the shared signal now and then bounds what user
+ * code that combines `ctx.signal` can pile up (at most this many entries, freed together).
+ */
+const NEVER_ROTATION = 1024;
 
 /**
  * The signal of calls nothing can cancel. It never aborts, so an `abort` listener on it could never
@@ -88,7 +97,7 @@ let never: AbortSignal | undefined;
  * remove cannot pile up on this shared object.
  */
 function neverAborted(): AbortSignal {
-  if (never === undefined) {
+  if (never === undefined || ++neverUses >= NEVER_ROTATION) {
     const signal = new AbortController().signal;
     const add = signal.addEventListener;
     Object.defineProperty(signal, 'addEventListener', {
@@ -98,6 +107,7 @@ function neverAborted(): AbortSignal {
     });
     Object.defineProperty(signal, 'onabort', { get: () => null, set: () => {} });
     never = signal;
+    neverUses = 0;
   }
   return never;
 }

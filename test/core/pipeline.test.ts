@@ -246,4 +246,12 @@ describe('the signal of a call nothing can cancel', () => {
     expect(timed).not.toBe(a);
     await vi.advanceTimersByTimeAsync(1000);
   });
+
+  it('is replaced every 1024 calls, so Node 20 AbortSignal.any dependants cannot pile up on it', async () => {
+    const policy = new RetryPolicy();
+    const seen = new Set<AbortSignal>();
+    for (let i = 0; i < 3 * 1024; i++) seen.add(await policy.execute((ctx) => ctx.signal));
+    expect(seen.size).toBeGreaterThanOrEqual(3);
+    expect(seen.size).toBeLessThanOrEqual(4);
+  });
 });
