@@ -23,6 +23,7 @@ describe('execute and wrap', () => {
     ).rejects.toBe(error);
     await expect(p.execute(() => Promise.reject(error))).rejects.toBe(error);
     // A thenable that is not a native promise is adopted.
+    // biome-ignore lint/suspicious/noThenProperty: a non-native thenable is what this test adopts
     const thenable = { then: (ok: (v: number) => void) => ok(7) } as unknown as PromiseLike<number>;
     await expect(p.execute(() => thenable)).resolves.toBe(7);
   });
