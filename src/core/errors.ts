@@ -42,6 +42,10 @@ export class StaunchError extends Error {
     this.name = ctor.name;
   }
 
+  /**
+   * True for instances of this class, including those made by a duplicate copy of the package
+   * (recognised by the registered brand and the `code`).
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
     if (!hasBrand(value)) return false;

@@ -27,6 +27,7 @@ export interface HystrixBreakerSource {
   /** The sleep window, in milliseconds. */
   readonly sleepWindow: number;
   readonly state: HystrixBreakerState;
+  /** The rolling counts and latencies (see `CircuitBreaker.metrics()`). */
   metrics(): {
     readonly state: HystrixBreakerState;
     readonly requests: number;
@@ -76,17 +77,25 @@ export interface HystrixCommandFrame {
 
 /** The minimal Node request the handler needs. */
 export interface NodeStreamRequest {
+  /** Subscribes to the client's disconnect. */
   on(event: 'close', listener: () => void): unknown;
+  /** Unsubscribes from the client's disconnect. */
   removeListener(event: 'close', listener: () => void): unknown;
 }
 
 /** The minimal Node response the handler needs. */
 export interface NodeStreamResponse {
+  /** Sends the status line and headers. */
   writeHead(status: number, headers: Record<string, string>): unknown;
+  /** Sends a chunk of the event stream. */
   write(chunk: string): unknown;
+  /** Ends the response. */
   end(chunk?: string): unknown;
+  /** Subscribes to the connection's close. */
   on(event: 'close', listener: () => void): unknown;
+  /** Unsubscribes from the connection's close. */
   removeListener(event: 'close', listener: () => void): unknown;
+  /** Sends the headers at once, where the server buffers them. */
   flushHeaders?(): void;
 }
 

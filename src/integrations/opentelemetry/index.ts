@@ -85,7 +85,10 @@ export interface InstrumentedOptions extends InstrumentOptions {
 }
 
 /** A pipeline that records durations; `dispose()` unsubscribes its event listeners. */
-export type InstrumentedPipeline<R> = Pipeline<R> & { dispose(): void };
+export type InstrumentedPipeline<R> = Pipeline<R> & {
+  /** Unsubscribes the instrumentation's event listeners. */
+  dispose(): void;
+};
 
 interface Instruments {
   readonly events: Counter;
