@@ -43,7 +43,8 @@ export interface WindowReading {
  * window never counts, even after an idle gap.
  *
  * Cost: storage is allocated on the first record (an idle window holds none) and is fixed-size
- * after that: `buckets` x (12 numbers + a latency histogram). Recording is O(1) (rolling over k
+ * after that: `buckets` x 12 numbers, plus the slot numbers and running totals, in one buffer; the
+ * latency histogram (`buckets` x its bins) only once a latency is recorded (sampled calls). Recording is O(1) (rolling over k
  * expired buckets clears k of them, at most `buckets`, amortised O(1)); running totals keep the
  * window's sums current, so the trip rule reads them in O(1). Reading everything costs O(buckets).
  */
@@ -53,10 +54,13 @@ export class RollingWindow {
   /** Duration of one bucket, in milliseconds. */
   readonly bucketLength: number;
   private _data: Float64Array | undefined = undefined;
-  private _slots: Float64Array | undefined = undefined;
+  /**
+   * The running totals (sums of the counters over the live buckets, as of the newest slot
+   * written) at [0, COUNTERS), then each bucket's slot. Shares `_data`'s buffer: an idle breaker
+   * that made a call holds two small views and one buffer.
+   */
+  private _meta: Float64Array | undefined = undefined;
   private _bins: Uint32Array | undefined = undefined;
-  /** Sums of the counters over the live buckets, as of the newest slot written. */
-  private _totals: Float64Array | undefined = undefined;
   /** The newest slot written. */
   private _head = Number.NEGATIVE_INFINITY;
   /** The head bucket's time range [start, end) and data offset: the common case needs no division. */
@@ -71,7 +75,7 @@ export class RollingWindow {
 
   /** Counted requests in the window (successes, failures, timeouts, rejections), as of the last record. */
   get requests(): number {
-    const t = this._totals;
+    const t = this._meta;
     return t === undefined
       ? 0
       : (t[SUCCESS] as number) + (t[FAILURE] as number) + (t[TIMEOUT] as number) + (t[REJECTION] as number);
@@ -79,20 +83,20 @@ export class RollingWindow {
 
   /** Failures, timeouts and rejections in the window, as of the last record. */
   get errors(): number {
-    const t = this._totals;
+    const t = this._meta;
     return t === undefined ? 0 : (t[FAILURE] as number) + (t[TIMEOUT] as number) + (t[REJECTION] as number);
   }
 
   /** Slow calls in the window, as of the last record. */
   get slow(): number {
-    return this._totals === undefined ? 0 : (this._totals[SLOW] as number);
+    return this._meta === undefined ? 0 : (this._meta[SLOW] as number);
   }
 
   /** Adds one to `counter` at time `now` (short circuits, fallback outcomes). */
   add(counter: number, now: number): void {
     const base = this._roll(now);
     const data = this._data as Float64Array;
-    const totals = this._totals as Float64Array;
+    const totals = this._meta as Float64Array;
     data[base + counter] = (data[base + counter] as number) + 1;
     totals[counter] = (totals[counter] as number) + 1;
   }
@@ -104,7 +108,7 @@ export class RollingWindow {
   record(counter: number, now: number, latency: number, slow: boolean): void {
     const base = this._roll(now);
     const data = this._data as Float64Array;
-    const totals = this._totals as Float64Array;
+    const totals = this._meta as Float64Array;
     data[base + counter] = (data[base + counter] as number) + 1;
     totals[counter] = (totals[counter] as number) + 1;
     if (slow) {
@@ -117,7 +121,7 @@ export class RollingWindow {
     data[base + LATENCY_SUM] = (data[base + LATENCY_SUM] as number) + latency;
     if (latency < (data[base + LATENCY_MIN] as number)) data[base + LATENCY_MIN] = latency;
     if (latency > (data[base + LATENCY_MAX] as number)) data[base + LATENCY_MAX] = latency;
-    const bins = this._bins as Uint32Array;
+    const bins = this._bins === undefined ? this._allocateBins() : this._bins;
     const bin = (base / STRIDE) * BINS + binOf(latency);
     bins[bin] = (bins[bin] as number) + 1;
   }
@@ -126,8 +130,11 @@ export class RollingWindow {
   clear(): void {
     this._head = Number.NEGATIVE_INFINITY;
     this._headStart = this._headEnd = 0;
-    if (this._slots !== undefined) this._slots.fill(Number.NEGATIVE_INFINITY);
-    this._totals?.fill(0);
+    const meta = this._meta;
+    if (meta !== undefined) {
+      meta.fill(0, 0, COUNTERS);
+      meta.fill(Number.NEGATIVE_INFINITY, COUNTERS);
+    }
   }
 
   /** Sums the buckets live at `now`, without changing anything. O(buckets). */
@@ -139,12 +146,12 @@ export class RollingWindow {
     let latencyMin = Number.POSITIVE_INFINITY;
     let latencyMax = 0;
     const data = this._data;
-    const slots = this._slots;
+    const meta = this._meta;
     const histogram = this._bins;
-    if (data !== undefined && slots !== undefined && histogram !== undefined) {
+    if (data !== undefined && meta !== undefined) {
       const slot = Math.floor(now / this.bucketLength);
       for (let i = 0; i < this.buckets; i++) {
-        const s = slots[i] as number;
+        const s = meta[COUNTERS + i] as number;
         if (s > slot - this.buckets && s <= slot) {
           const base = i * STRIDE;
           for (let c = 0; c < COUNTERS; c++) counts[c] = (counts[c] as number) + (data[base + c] as number);
@@ -152,8 +159,10 @@ export class RollingWindow {
           latencyCount += data[base + LATENCY_COUNT] as number;
           latencyMin = Math.min(latencyMin, data[base + LATENCY_MIN] as number);
           latencyMax = Math.max(latencyMax, data[base + LATENCY_MAX] as number);
-          const offset = i * BINS;
-          for (let b = 0; b < BINS; b++) bins[b] = (bins[b] as number) + (histogram[offset + b] as number);
+          if (histogram !== undefined) {
+            const offset = i * BINS;
+            for (let b = 0; b < BINS; b++) bins[b] = (bins[b] as number) + (histogram[offset + b] as number);
+          }
         }
       }
     }
@@ -171,7 +180,7 @@ export class RollingWindow {
     if (slot > head) {
       if (slot - head >= n) {
         for (let i = 0; i < n; i++) this._clearBucket(i, Number.NEGATIVE_INFINITY);
-        (this._totals as Float64Array).fill(0);
+        (this._meta as Float64Array).fill(0, 0, COUNTERS);
       } else {
         for (let s = head + 1; s < slot; s++) this._expire(s, Number.NEGATIVE_INFINITY);
       }
@@ -194,8 +203,8 @@ export class RollingWindow {
     let index = slot % this.buckets;
     if (index < 0) index += this.buckets;
     const data = this._data as Float64Array;
-    const totals = this._totals as Float64Array;
-    if ((this._slots as Float64Array)[index] !== Number.NEGATIVE_INFINITY) {
+    const totals = this._meta as Float64Array;
+    if (totals[COUNTERS + index] !== Number.NEGATIVE_INFINITY) {
       const base = index * STRIDE;
       for (let c = 0; c < COUNTERS; c++) totals[c] = (totals[c] as number) - (data[base + c] as number);
     }
@@ -207,15 +216,22 @@ export class RollingWindow {
     const base = index * STRIDE;
     data.fill(0, base, base + STRIDE);
     data[base + LATENCY_MIN] = Number.POSITIVE_INFINITY;
-    (this._bins as Uint32Array).fill(0, index * BINS, (index + 1) * BINS);
-    (this._slots as Float64Array)[index] = owner;
+    this._bins?.fill(0, index * BINS, (index + 1) * BINS);
+    (this._meta as Float64Array)[COUNTERS + index] = owner;
   }
 
   private _allocate(): void {
     const n = this.buckets;
-    this._data = new Float64Array(n * STRIDE);
-    this._slots = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
-    this._bins = new Uint32Array(n * BINS);
-    this._totals = new Float64Array(COUNTERS);
+    const buffer = new ArrayBuffer((n * STRIDE + COUNTERS + n) * Float64Array.BYTES_PER_ELEMENT);
+    this._data = new Float64Array(buffer, 0, n * STRIDE);
+    this._meta = new Float64Array(buffer, n * STRIDE * Float64Array.BYTES_PER_ELEMENT, COUNTERS + n);
+    this._meta.fill(Number.NEGATIVE_INFINITY, COUNTERS);
+  }
+
+  /** The histogram, on the first latency recorded (zero counts agree with every bucket's state). */
+  private _allocateBins(): Uint32Array {
+    const bins = new Uint32Array(this.buckets * BINS);
+    this._bins = bins;
+    return bins;
   }
 }
