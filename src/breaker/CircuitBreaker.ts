@@ -210,11 +210,18 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   /** Calls at least this long (ms) are slow; Infinity without the slow-call rule. */
   private readonly _slowDuration: number;
   private readonly _slowIsFailure: boolean;
-  private _concurrent = 0;
+  /** @internal Calls running. */
+  _concurrent = 0;
   /** Closed-state calls since the last timed one. */
   private _tick = 0;
   /** A closed-state call is timed when `tick` passes this: one in 8, or every one under the slow-call rule. */
   private readonly _sampleMask: number;
+  /**
+   * Outcome handlers shared by the untimed closed-state calls of one generation that nothing can
+   * abort (they need no per-call state): made at the first timed call, so a breaker that made
+   * only a call or two does not hold them.
+   */
+  private _shared: SharedOutcome | undefined = undefined;
 
   /**
    * @throws TypeError for an unknown option or an option of the wrong type; RangeError for a value
@@ -432,6 +439,13 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     } else if (++this._tick > this._sampleMask) {
       this._tick = 0;
       start = this._clock.now();
+      if (this._shared === undefined) this._shared = new SharedOutcome(this, machine.generation);
+    } else if (this._shared !== undefined && !context.abortable) {
+      // Untimed, not a trial, and never cancelled (so `context` is not needed): no closure per call.
+      let shared = this._shared;
+      if (shared.generation !== machine.generation) shared = this._shared = new SharedOutcome(this, machine.generation);
+      this._concurrent++;
+      return proceed(context, next).then(shared.onValue, shared.onError);
     }
     const generation = machine.generation;
     this._concurrent++;
@@ -495,7 +509,8 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     throw error;
   }
 
-  private _onResult(result: unknown, generation: number, start: number, trial: boolean): void {
+  /** @internal */
+  _onResult(result: unknown, generation: number, start: number, trial: boolean): void {
     const now = this._clock.now();
     const latency = now - start;
     if (generation !== this._machine.generation) {
@@ -521,13 +536,14 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     }
   }
 
-  private _onError(error: unknown, generation: number, start: number, trial: boolean, context: Context): void {
+  /** @internal `context` is undefined for a call that nothing could abort. */
+  _onError(error: unknown, generation: number, start: number, trial: boolean, context: Context | undefined): void {
     const now = this._clock.now();
     const m = this._machine;
     const current = generation === m.generation;
     let reason: 'excluded' | 'cancelled' | 'stale' | undefined;
     if (!current) reason = 'stale';
-    else if (context.aborted) reason = 'cancelled';
+    else if (context?.aborted === true) reason = 'cancelled';
     else if (this._exclude !== undefined && matchesAny(this._exclude, error)) reason = 'excluded';
     if (reason !== undefined) {
       if (current && trial) m.gate.release();
@@ -628,6 +644,26 @@ type ErrorWithLimit = { stackTraceLimit?: unknown };
  * Node's own internal errors do): its stack would only show the breaker's internals, and capturing
  * it would cost more than the whole rejection. An open breaker under load rejects a lot.
  */
+/** The handlers of untimed, uncancellable closed-state calls of one generation (see `_shared`). */
+class SharedOutcome {
+  readonly generation: number;
+  readonly onValue: (result: unknown) => unknown;
+  readonly onError: (error: unknown) => never;
+  constructor(breaker: CircuitBreaker, generation: number) {
+    this.generation = generation;
+    this.onValue = (result) => {
+      breaker._concurrent--;
+      breaker._onResult(result, generation, Number.NaN, false);
+      return result;
+    };
+    this.onError = (error) => {
+      breaker._concurrent--;
+      breaker._onError(error, generation, Number.NaN, false, undefined);
+      throw error;
+    };
+  }
+}
+
 function stackless(message: string, retryAt: number, retryAfter: number): CircuitOpenError {
   const E = Error as ErrorWithLimit;
   const limit = E.stackTraceLimit;
