@@ -65,21 +65,25 @@ export class Fallback<R> extends Stage<R, FallbackEvents> {
     }
     // No async function on the success path: one reaction, and each path settles in the same
     // microtask as `try { return await proceed() } catch { ... }` would.
-    return promise.then(undefined, (error: unknown) => {
-      if (context.aborted || !this._handles(error)) throw error;
-      const relay = new Relay();
-      invoke((ctx) => this._handler(error, ctx), context).then(
-        (value) => {
-          if (this._events.listening('fallback')) this._events.emit('fallback', { error, value });
-          relay.settle(true, value);
-        },
-        (fallbackError: unknown) => {
-          if (this._events.listening('fallbackFailed')) this._events.emit('fallbackFailed', { error, fallbackError });
-          relay.settle(false, new FallbackError(error, fallbackError));
-        },
-      );
-      return relay as unknown as PromiseLike<unknown>;
-    });
+    // A bound method (no closure and closure context) for the rejection, which is rare.
+    return promise.then(undefined, this._recover.bind(this, context));
+  }
+
+  /** The call rejected with `error`: run the fallback, or rethrow. */
+  private _recover(context: Context, error: unknown): PromiseLike<unknown> {
+    if (context.aborted || !this._handles(error)) throw error;
+    const relay = new Relay();
+    invoke((ctx) => this._handler(error, ctx), context).then(
+      (value) => {
+        if (this._events.listening('fallback')) this._events.emit('fallback', { error, value });
+        relay.settle(true, value);
+      },
+      (fallbackError: unknown) => {
+        if (this._events.listening('fallbackFailed')) this._events.emit('fallbackFailed', { error, fallbackError });
+        relay.settle(false, new FallbackError(error, fallbackError));
+      },
+    );
+    return relay as unknown as PromiseLike<unknown>;
   }
 
   private _handles(error: unknown): boolean {
