@@ -439,7 +439,8 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     } else if (++this._tick > this._sampleMask) {
       this._tick = 0;
       start = this._clock.now();
-      if (this._shared === undefined) this._shared = new SharedOutcome(this, machine.generation);
+      if (this._shared === undefined && this._sampleMask !== 0)
+        this._shared = new SharedOutcome(this, machine.generation);
     } else if (this._shared !== undefined && !context.abortable) {
       // Untimed, not a trial, and never cancelled (so `context` is not needed): no closure per call.
       let shared = this._shared;
