@@ -107,6 +107,17 @@ describe('RetryPolicy', () => {
       }),
     ).rejects.toBe('ECONNRESET');
     expect(calls).toBe(2);
+    // null and undefined carry no code either (and must not make the matcher throw).
+    for (const thrown of [null, undefined]) {
+      calls = 0;
+      await expect(
+        retry.execute(() => {
+          calls++;
+          return Promise.reject(thrown);
+        }),
+      ).rejects.toBe(thrown);
+      expect(calls).toBe(2);
+    }
   });
 
   it('predicates (arrow and function expressions) are called, Error classes are matched by instanceof (match.ts `isErrorClass`)', async () => {
@@ -165,6 +176,19 @@ describe('Timeout', () => {
     expect(e.name).toBe('TimeoutError');
     expect(e.timeout).toBe(50);
     expect((e.cause as Error).message).toBe('stopped');
+  });
+});
+
+describe('clock validation (validate.ts `clockOption`, each condition)', () => {
+  it.each([
+    ['null', null],
+    ['a number', 5],
+    ['no now()', { setTimeout() {}, clearTimeout() {} }],
+    ['no setTimeout()', { now: (): number => 0, clearTimeout() {} }],
+    ['no clearTimeout()', { now: (): number => 0, setTimeout() {} }],
+  ])('a clock with %s is a TypeError naming the option', (_, clock) => {
+    expect(() => new RetryPolicy({ clock: clock as never })).toThrow(/RetryPolicy: clock must be a Clock/);
+    expect(() => new Timeout({ timeout: 10, clock: clock as never })).toThrow(/Timeout: clock must be a Clock/);
   });
 });
 
