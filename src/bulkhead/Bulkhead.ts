@@ -64,7 +64,10 @@ const KNOWN = ['maxConcurrent', 'maxQueue', 'queueTimeout', 'clock'] as const;
  * returns the ticket when its timeout fires, so the real concurrency can exceed the limit.) Work
  * that honours `ctx.signal` ends promptly and frees its slot. Each admitted call gives its slot
  * back exactly once, whether it succeeds, fails or is abandoned; a freed slot goes straight to
- * the head of the queue.
+ * the head of the queue. With a non-cooperative `Timeout` *inside* the bulkhead (Hystrix's order),
+ * the slot is given back at the deadline, when the timeout rejects, while the aborted work may still
+ * be finishing; use `new Timeout({ timeout, cooperative: true })` there for a hard bound on the work
+ * itself (the slot is then held until the work has stopped).
  *
  * Cost: admitting a call when a slot is free is a counter increment; the queue is a ring buffer
  * with no object per waiter (O(1) to join, leave on abort, or be admitted), and all queued calls
