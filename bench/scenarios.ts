@@ -103,6 +103,10 @@ const S = {
   bulkhead: (l: Libs) => (l.staunch.Bulkhead ? new l.staunch.Bulkhead({ maxConcurrent: 10 }) : undefined),
   timeout: (l: Libs) => new l.staunch.Timeout(1000),
   fallback: (l: Libs) => new l.staunch.Fallback(() => 0),
+  pipeline3: (l: Libs) => {
+    const { Fallback, RetryPolicy, Timeout, pipeline } = l.staunch;
+    return pipeline(new Fallback(() => 0), new RetryPolicy(), new Timeout(1000));
+  },
   pipeline: (l: Libs, maxConcurrent = 10) => {
     const { CircuitBreaker, Bulkhead, Fallback, RetryPolicy, Timeout, pipeline } = l.staunch;
     if (CircuitBreaker === undefined || Bulkhead === undefined) return undefined;
@@ -216,6 +220,13 @@ for (const variant of VARIANTS) {
   success('fallback', 'staunch', 'new Fallback(() => 0)', staunchOp(S.fallback, fn));
   success('fallback', 'cockatiel', 'fallback(handleAll, 0)', (l) => {
     const p = C.fallback(l);
+    return op(() => p.execute(fn));
+  });
+
+  success('pipeline3', 'staunch', 'Fallback → Retry → Timeout(1000)', staunchOp(S.pipeline3, fn));
+  success('pipeline3', 'cockatiel', 'wrap(fallback, retry, timeout(1000))', (l) => {
+    const c = l.cockatiel;
+    const p = c.wrap(C.fallback(l), C.retry(l), C.timeout(l));
     return op(() => p.execute(fn));
   });
 
