@@ -167,7 +167,17 @@ export function tables(results: readonly Result[], targets: readonly TargetResul
   const status = (r: Result): string | undefined =>
     r.status === 'ok' ? undefined : r.status === 'n/a' ? 'n/a' : 'error';
   const cell = (r: Result, v: string): string => status(r) ?? v;
-  const opGroups = ['bare', 'retry', 'breaker', 'bulkhead', 'timeout', 'fallback', 'pipeline3', 'pipeline', 'open-breaker'];
+  const opGroups = [
+    'bare',
+    'retry',
+    'breaker',
+    'bulkhead',
+    'timeout',
+    'fallback',
+    'pipeline3',
+    'pipeline',
+    'open-breaker',
+  ];
   const byGroup = (g: string) => results.filter((r) => r.group === g);
 
   out.push({
