@@ -6,15 +6,18 @@
  * @packageDocumentation
  */
 
-/** The latency percentile keys of the stream (Hystrix's). */
-export type HystrixPercentile = '0' | '25' | '50' | '75' | '90' | '95' | '99' | '99.5' | '100';
+import type { CircuitBreakerMetrics, CircuitState, Percentile } from '../../index.js';
 
-/** The breaker states the stream understands. */
-export type HystrixBreakerState = 'closed' | 'open' | 'half-open' | 'isolated' | 'forced-closed';
+/** The latency percentile keys of the stream (Hystrix's): the breaker's own. */
+export type HystrixPercentile = Percentile;
+
+/** The breaker states the stream understands: the breaker's own. */
+export type HystrixBreakerState = CircuitState;
 
 /**
  * What the stream reads from a breaker: structurally a staunch `CircuitBreaker` (any object with
- * these members works, e.g. an adapter over another library's breaker).
+ * these members works, e.g. an adapter over another library's breaker, or a breaker from a
+ * duplicate copy of the package).
  */
 export interface HystrixBreakerSource {
   readonly name: string;
@@ -28,21 +31,7 @@ export interface HystrixBreakerSource {
   readonly sleepWindow: number;
   readonly state: HystrixBreakerState;
   /** The rolling counts and latencies (see `CircuitBreaker.metrics()`). */
-  metrics(): {
-    readonly state: HystrixBreakerState;
-    readonly requests: number;
-    readonly errors: number;
-    readonly successes: number;
-    readonly failures: number;
-    readonly timeouts: number;
-    readonly rejections: number;
-    readonly shortCircuits: number;
-    readonly fallbackSuccesses: number;
-    readonly fallbackFailures: number;
-    readonly errorPercentage: number;
-    readonly concurrent: number;
-    readonly latency: { readonly mean: number; readonly percentiles: Readonly<Record<HystrixPercentile, number>> };
-  };
+  metrics(): CircuitBreakerMetrics;
 }
 
 /** Options of {@link createHystrixStream}. */
