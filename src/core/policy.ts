@@ -30,8 +30,9 @@ export abstract class Policy<R = never> {
     if (typeof fn !== 'function') {
       return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${typeof fn}`));
     }
-    if (options !== undefined) {
-      // Only when options are given: a misspelt `signal` must not silently drop cancellation.
+    // A misspelt `signal` must not silently drop cancellation. The common `{ signal }` passes
+    // without the full check (which allocates the key list): it runs only for something else.
+    if (options !== undefined && !hasOnlySignal(options)) {
       try {
         checkOptions('execute(fn, options)', options, EXECUTE_OPTIONS);
       } catch (error) {
@@ -103,6 +104,15 @@ export class Pipeline<R = never> extends Policy<R> {
     this.policies = policies;
     this._chain = policies.flatMap((policy) => policy._chain);
   }
+}
+
+/** True for a plain options object whose only own enumerable key (if any) is `signal`. */
+function hasOnlySignal(options: object): boolean {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return false;
+  for (const key in options) {
+    if (key !== 'signal' || !Object.hasOwn(options, key)) return false;
+  }
+  return true;
 }
 
 /** Duck-typed, so policies from a duplicate copy of the package compose too. */
