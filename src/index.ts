@@ -31,6 +31,7 @@ export {
 } from './breaker/index.js';
 export { Bulkhead, type BulkheadEvents, type BulkheadOptions } from './bulkhead/index.js';
 export type { Clock } from './core/clock.js';
+export { type ErrorReporter, type ErrorSource, setErrorReporter } from './core/report.js';
 export { systemClock } from './core/clock.js';
 export type { ExecuteOptions, ExecutionContext, Operation } from './core/context.js';
 export {

@@ -33,3 +33,33 @@ export function setTimerRef(handle: unknown, keepAlive: boolean): void {
   const method = keepAlive ? h.ref : h.unref;
   if (typeof method === 'function') method.call(h);
 }
+
+/**
+ * @internal Reads a clock as a monotonic, finite millisecond counter, whatever the clock does.
+ * Users inject `Date.now`-based clocks, which step backwards (NTP, manual changes): a backward step
+ * is taken as no time passing (the counter continues from its last value and later readings advance
+ * from there), never as time running backwards, so an hour's step back cannot keep a breaker open
+ * an hour longer or disable a deadline. A reading that is not a finite number (a broken clock) also
+ * counts as no time passing. The system clock (`performance.now()`) is monotonic already and is read
+ * directly.
+ */
+export function monotonic(clock: Clock): () => number {
+  if (clock === systemClock) return systemNow;
+  let last = Number.NEGATIVE_INFINITY;
+  let offset = 0;
+  return () => {
+    const raw = clock.now();
+    if (typeof raw !== 'number' || !Number.isFinite(raw)) return last === Number.NEGATIVE_INFINITY ? 0 : last;
+    let t = raw + offset;
+    if (t < last) {
+      offset += last - t;
+      t = last;
+    }
+    last = t;
+    return t;
+  };
+}
+
+function systemNow(): number {
+  return performance.now();
+}
