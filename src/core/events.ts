@@ -1,3 +1,5 @@
+import { reportError } from './report.js';
+
 /** A listener of one kind of policy event. */
 export type Listener<E> = (event: E) => void;
 
@@ -7,11 +9,22 @@ export type Unsubscribe = () => void;
 /**
  * A tiny typed event emitter. Subscribing returns an unsubscribe function; with no listener an
  * event costs one property read (callers check {@link Emitter.listening} before building the
- * event object). A listener that throws does not disturb the policy: its error is rethrown in a
- * microtask, where the runtime reports it like any uncaught error.
+ * event object).
+ *
+ * A listener that throws changes nothing: the call it observes settles exactly as it would have,
+ * the other listeners still run, and the error goes to the error reporter (see
+ * `setErrorReporter`; by default `console.error`) with the source `'<Policy> listener "<event>"'`,
+ * e.g. `'RetryPolicy listener "retry"'`. It is never rethrown, so it cannot crash the process.
  */
 export class Emitter<Events extends object> {
   private _listeners: { [K in keyof Events]?: Listener<Events[K]>[] } | undefined = undefined;
+  /** Who emits: its class name (or the string itself) names the source of a listener's error. */
+  private readonly _owner: object | string | undefined;
+
+  /** @param owner the emitting policy (or its name), to say where a listener's error came from. */
+  constructor(owner?: object | string) {
+    this._owner = owner;
+  }
 
   /**
    * Subscribes `listener` to events of kind `type`.
@@ -51,10 +64,14 @@ export class Emitter<Events extends object> {
       try {
         listener(event);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        reportError(error, `${ownerName(this._owner)} listener "${String(type)}"`);
       }
     }
   }
+}
+
+function ownerName(owner: object | string | undefined): string {
+  if (typeof owner === 'string') return owner;
+  const name: unknown = owner?.constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : 'policy';
 }

@@ -71,7 +71,7 @@ export abstract class Stage<R = never, E extends object = Record<never, never>> 
   /** @internal */
   readonly _chain: readonly Stage[] = [this as unknown as Stage];
   /** @internal */
-  protected readonly _events = new Emitter<E>();
+  protected readonly _events = new Emitter<E>(this);
   /** @internal */
   abstract _run(context: Context, next: number): Promise<unknown>;
 
