@@ -1,8 +1,10 @@
-import { onAbort } from '../core/abort.js';
-import { type Clock, systemClock } from '../core/clock.js';
+import { type AbortSubscription, onAbort } from '../core/abort.js';
+import { type Clock, monotonic, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
+import { reportError } from '../core/report.js';
+import { settleOnce } from '../core/thenable.js';
 import { checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 import { WaitQueue } from './WaitQueue.js';
 
@@ -88,6 +90,8 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   /** The longest wait in the queue, in milliseconds, or `undefined` for no limit. */
   readonly queueTimeout: number | undefined;
   private readonly _clock: Clock;
+  /** The clock read as a monotonic counter (see `monotonic`). */
+  private readonly _now: () => number;
   private _running = 0;
   private readonly _queue = new WaitQueue();
   private _timer: unknown = undefined;
@@ -125,6 +129,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
       }
     }
     this._clock = clockOption(OWNER, options?.clock) ?? systemClock;
+    this._now = monotonic(this._clock);
   }
 
   /** Calls running now (holding a slot). */
@@ -156,13 +161,10 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     if (context.aborted) return Promise.reject(context.signal.reason);
     // One shared executor captures the resolving functions: no closure per queued call.
     const promise = new Promise(this._capture);
-    this._enqueue(
-      context,
-      next,
-      this._capturedResolve as (value: unknown) => void,
-      this._capturedReject as (error: unknown) => void,
-    );
+    const resolve = this._capturedResolve as (value: unknown) => void;
+    const reject = this._capturedReject as (error: unknown) => void;
     this._capturedResolve = this._capturedReject = undefined;
+    this._enqueue(context, next, resolve, reject);
     return promise;
   }
 
@@ -181,13 +183,30 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   ): void {
     const queue = this._queue;
     const timeout = this.queueTimeout;
-    const seq = queue.push(context, next, resolve, reject, timeout === undefined ? 0 : this._clock.now() + timeout);
-    // An armed timer is set for an earlier deadline; it re-arms for the next one when it fires.
-    if (timeout !== undefined && this._timer === undefined) this._timer = this._clock.setTimeout(this._expire, timeout);
-    if (context.abortable) {
-      // The core's shared listener: O(1) to leave, however many waiters share one signal.
-      const signal = context.signal;
-      queue.subscriptions[queue.slot(seq)] = onAbort(signal, () => this._abandon(seq, signal.reason));
+    // Read before joining: a clock that throws rejects the call and leaves the queue untouched.
+    let deadline = 0;
+    try {
+      if (timeout !== undefined) deadline = this._now() + timeout;
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const seq = queue.push(context, next, resolve, reject, deadline);
+    try {
+      // An armed timer is set for an earlier deadline; it re-arms for the next one when it fires.
+      if (timeout !== undefined && this._timer === undefined) {
+        this._timer = this._clock.setTimeout(this._expire, timeout);
+      }
+      if (context.abortable) {
+        // The core's shared listener: O(1) to leave, however many waiters share one signal.
+        const signal = context.signal;
+        queue.subscriptions[queue.slot(seq)] = onAbort(signal, () => this._abandon(seq, signal.reason));
+      }
+    } catch (error) {
+      // A clock or a signal that throws: the call leaves the queue, rejected with that error
+      // (never a waiter that no one can settle).
+      this._abandon(seq, error);
+      return;
     }
     if (this._events.listening('queue')) {
       this._events.emit('queue', { running: this._running, queued: queue.size });
@@ -198,12 +217,14 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   private _start(context: Context, next: number): Promise<unknown> {
     let promise: Promise<unknown>;
     try {
-      promise = proceed(context, next);
+      // Settle-once (a no-op for our own stages' native promises): whatever the rest of the chain
+      // returns, `_onValue` or `_onError` runs exactly once, so the slot is given back once.
+      promise = settleOnce(proceed(context, next));
     } catch (error) {
       this._release();
       return Promise.reject(error);
     }
-    // Shared handlers: no closure per call. Each fires once per call, so each slot is given back once.
+    // Shared handlers: no closure per call.
     return promise.then(this._onValue, this._onError);
   }
 
@@ -229,7 +250,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     const next = queue.nexts[i] as number;
     const resolve = queue.resolves[i] as (value: unknown) => void;
     const reject = queue.rejects[i] as (error: unknown) => void;
-    queue.subscriptions[i]?.dispose();
+    dispose(queue.subscriptions[i]);
     queue.take(i);
     this._idle();
     if (this._events.listening('admit')) {
@@ -254,19 +275,43 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
   /** With nobody left waiting, keep nothing scheduled. */
   private _idle(): void {
     if (this._queue.size === 0 && this._timer !== undefined) {
-      this._clock.clearTimeout(this._timer);
+      const timer = this._timer;
       this._timer = undefined;
+      try {
+        this._clock.clearTimeout(timer);
+      } catch (error) {
+        // Never let an injected clock stop a slot from being handed on (the timer finds nobody).
+        reportError(error, `${OWNER} clock.clearTimeout`);
+      }
     }
   }
 
+  /** The queue timer: runs from the clock, so nothing it calls may throw out of it. */
   private readonly _expire = (): void => {
     this._timer = undefined;
+    try {
+      this._expireDue();
+    } catch (error) {
+      // Only an injected clock can throw here (now() or setTimeout()). Report it and look again
+      // one queueTimeout later, while anyone waits.
+      reportError(error, `${OWNER} clock`);
+      if (this._queue.size > 0 && this._timer === undefined) {
+        try {
+          this._timer = this._clock.setTimeout(this._expire, this.queueTimeout as number);
+        } catch {
+          // The clock cannot schedule at all: the waiters still get the next free slots.
+        }
+      }
+    }
+  };
+
+  private _expireDue(): void {
     const queue = this._queue;
-    const now = this._clock.now();
+    const now = this._now();
     let i = queue.peek();
     while (i >= 0 && (queue.deadlines[i] as number) <= now) {
       const reject = queue.rejects[i] as (error: unknown) => void;
-      queue.subscriptions[i]?.dispose();
+      dispose(queue.subscriptions[i]);
       queue.take(i);
       reject(this._rejection('queue-timeout'));
       i = queue.peek();
@@ -274,7 +319,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     if (i >= 0) {
       this._timer = this._clock.setTimeout(this._expire, Math.max(1, Math.ceil((queue.deadlines[i] as number) - now)));
     }
-  };
+  }
 
   private _rejection(reason: BulkheadRejectionReason): BulkheadRejectedError {
     const limits = `maxConcurrent ${this.maxConcurrent}, maxQueue ${this.maxQueue}`;
@@ -287,5 +332,17 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
       this._events.emit('reject', { reason, error, running: this._running, queued: this._queue.size });
     }
     return error;
+  }
+}
+
+/**
+ * Stops listening to a waiter's signal. Only a look-alike signal whose `removeEventListener` throws
+ * can make this fail: reported, so a slot is never stranded halfway through being handed on.
+ */
+function dispose(subscription: AbortSubscription | undefined): void {
+  try {
+    subscription?.dispose();
+  } catch (error) {
+    reportError(error, `${OWNER} signal.removeEventListener`);
   }
 }

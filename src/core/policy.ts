@@ -1,6 +1,7 @@
 import { isAbortSignal, raceAbort } from './abort.js';
 import { Context, type ExecuteOptions, type Operation, proceed } from './context.js';
 import { Emitter, type Listener, type Unsubscribe } from './events.js';
+import { settleOnce } from './thenable.js';
 import { checkOptions } from './validate.js';
 
 const EXECUTE_OPTIONS = ['signal'] as const;
@@ -27,28 +28,32 @@ export abstract class Policy<R = never> {
    * @returns the function's result (or a fallback's), or the error that explains why not.
    */
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T | R> {
-    if (typeof fn !== 'function') {
-      return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${typeof fn}`));
-    }
-    // A misspelt `signal` must not silently drop cancellation. The common `{ signal }` passes
-    // without the full check (which allocates the key list): it runs only for something else.
-    if (options !== undefined && !hasOnlySignal(options)) {
-      try {
-        checkOptions('execute(fn, options)', options, EXECUTE_OPTIONS);
-      } catch (error) {
-        return Promise.reject(error);
+    // Always a promise, never a synchronous throw: whatever throws here (an options getter, a
+    // signal whose `aborted` throws, a clock read by a policy as the call starts, a foreign stage
+    // of a pipeline) rejects the returned promise instead. A try/catch costs nothing when nothing
+    // throws.
+    try {
+      if (typeof fn !== 'function') {
+        return Promise.reject(new TypeError(`execute(fn): fn must be a function, got ${typeof fn}`));
       }
+      // A misspelt `signal` must not silently drop cancellation. The common `{ signal }` passes
+      // without the full check (which allocates the key list): it runs only for something else.
+      if (options !== undefined && !hasOnlySignal(options)) {
+        checkOptions('execute(fn, options)', options, EXECUTE_OPTIONS);
+      }
+      const signal = options?.signal;
+      if (signal === undefined) {
+        return settleOnce(proceed(new Context(fn, this._chain, 1, undefined, undefined), 0)) as Promise<T | R>;
+      }
+      if (!isAbortSignal(signal)) {
+        return Promise.reject(new TypeError('execute(fn, options): options.signal must be an AbortSignal'));
+      }
+      if (signal.aborted) return Promise.reject(signal.reason);
+      const context = new Context(fn, this._chain, 1, undefined, signal);
+      return raceAbort(() => start(context), signal) as Promise<T | R>;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const signal = options?.signal;
-    if (signal === undefined) {
-      return proceed(new Context(fn, this._chain, 1, undefined, undefined), 0) as Promise<T | R>;
-    }
-    if (!isAbortSignal(signal)) {
-      return Promise.reject(new TypeError('execute(fn, options): options.signal must be an AbortSignal'));
-    }
-    if (signal.aborted) return Promise.reject(signal.reason);
-    const context = new Context(fn, this._chain, 1, undefined, signal);
-    return raceAbort(() => proceed(context, 0), signal) as Promise<T | R>;
   }
 
   /**
@@ -103,6 +108,18 @@ export class Pipeline<R = never> extends Policy<R> {
     });
     this.policies = policies;
     this._chain = policies.flatMap((policy) => policy._chain);
+  }
+}
+
+/**
+ * Runs a call's chain from the top, as a native settle-once promise even when a stage throws
+ * synchronously or is not one of ours (a duck-typed pipeline member returning anything).
+ */
+function start(context: Context): Promise<unknown> {
+  try {
+    return settleOnce(proceed(context, 0));
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

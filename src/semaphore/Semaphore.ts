@@ -1,6 +1,7 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { SemaphoreReleaseError, SemaphoreTimeoutError } from '../core/errors.js';
+import { reportError } from '../core/report.js';
 import { checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
 /** Options of {@link Semaphore}. */
@@ -95,11 +96,12 @@ export class Semaphore {
           throw new TypeError('Semaphore.acquire(): signal must be an AbortSignal');
         }
         if (options.timeout !== undefined) timeout = checkTimeout('Semaphore.acquire()', options.timeout);
+        signal = options.signal;
+        if (signal?.aborted === true) return Promise.reject(signal.reason);
       } catch (error) {
+        // Always a promise: an options getter or a signal that throws rejects the acquire.
         return Promise.reject(error);
       }
-      signal = options.signal;
-      if (signal?.aborted === true) return Promise.reject(signal.reason);
     }
     if (this._available > 0) {
       this._available--;
@@ -108,15 +110,21 @@ export class Semaphore {
     return new Promise((resolve, reject) => {
       const acquirer = new Acquirer(resolve, reject);
       this._enqueue(acquirer);
-      if (signal !== undefined) {
-        const s = signal;
-        acquirer.subscription = onAbort(s, () => this._leave(acquirer, s.reason));
-      }
-      if (timeout !== undefined) {
-        acquirer.timer = this._clock.setTimeout(
-          () => this._leave(acquirer, new SemaphoreTimeoutError(timeout, this.permits)),
-          timeout,
-        );
+      try {
+        if (signal !== undefined) {
+          const s = signal;
+          acquirer.subscription = onAbort(s, () => this._leave(acquirer, s.reason));
+        }
+        if (timeout !== undefined) {
+          acquirer.timer = this._clock.setTimeout(
+            () => this._leave(acquirer, new SemaphoreTimeoutError(timeout, this.permits)),
+            timeout,
+          );
+        }
+      } catch (error) {
+        // A signal or an injected clock that throws: the waiter leaves the queue with that error, so
+        // no permit is ever handed to an acquire that already rejected.
+        this._leave(acquirer, error);
       }
     });
   }
@@ -172,12 +180,25 @@ export class Semaphore {
     acquirer.before = acquirer.after = undefined;
     this._waiting--;
     if (acquirer.subscription !== undefined) {
-      acquirer.subscription.dispose();
+      const subscription = acquirer.subscription;
       acquirer.subscription = undefined;
+      try {
+        subscription.dispose();
+      } catch (error) {
+        // Only a look-alike signal whose removeEventListener throws: report, never strand the waiter.
+        reportError(error, `${OWNER} signal.removeEventListener`);
+      }
     }
     if (acquirer.timer !== undefined) {
-      this._clock.clearTimeout(acquirer.timer);
+      const timer = acquirer.timer;
       acquirer.timer = undefined;
+      try {
+        this._clock.clearTimeout(timer);
+      } catch (error) {
+        // The waiter is already out of the queue: an injected clock that throws must not stop the
+        // permit from reaching it (the timer, if it fires, finds it gone).
+        reportError(error, `${OWNER} clock.clearTimeout`);
+      }
     }
   }
 }

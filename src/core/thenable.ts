@@ -1,0 +1,30 @@
+/**
+ * @internal Settle-once adoption of values that user code hands to the policies.
+ *
+ * A policy reacts to what the protected function returns with `.then(onValue, onError)` and counts
+ * on each handler running at most once, and never both: a bulkhead gives its slot back in them. A
+ * hostile or buggy promise-like (a `Promise` subclass or a promise whose own `then` calls back
+ * twice, or calls both) would break that and corrupt the counters. Native promises adopted through
+ * the intrinsic resolve functions are settle-once whatever the thenable does, so everything that is
+ * not a plain native promise is adopted into one.
+ */
+
+const PROMISE_PROTOTYPE = Promise.prototype;
+
+/**
+ * @internal Returns `value` itself when it is a plain native promise (branded, with
+ * `Promise.prototype` as prototype and no own `then`), else a native promise that adopts it and
+ * settles once: the first of its callbacks wins, later ones are ignored, and a `then` that throws
+ * after calling back changes nothing. May throw only if reading a property of a proxy throws (the
+ * caller turns that into a rejection).
+ */
+export function settleOnce<T>(value: T | PromiseLike<T>): Promise<T> {
+  // `Promise.resolve` brand-checks its argument (a proxy or a look-alike is not a promise) and
+  // returns it unchanged only for a real promise whose `constructor` is `Promise`.
+  const promise = Promise.resolve(value);
+  if (promise !== value) return promise;
+  // A real promise, so these reads cannot be trapped; its `then` may still not be the intrinsic one.
+  if (Object.getPrototypeOf(promise) === PROMISE_PROTOTYPE && !Object.hasOwn(promise, 'then')) return promise;
+  // The resolve functions always adopt a thenable through its `then` (no shortcut for promises).
+  return new Promise<T>((resolve) => resolve(value));
+}
