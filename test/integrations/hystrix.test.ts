@@ -7,8 +7,10 @@ import { Hono } from 'hono';
 import Koa from 'koa';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../../src/breaker/index.js';
+import { setErrorReporter } from '../../src/core/report.js';
 import {
   createHystrixStream,
+  type HystrixBreakerSource,
   type HystrixStreamHandler,
   hystrixCommand,
 } from '../../src/integrations/hystrix/index.js';
@@ -257,3 +259,248 @@ describe('mounting the stream in each framework', () => {
     await expect.poll(() => stream.connections).toBe(0);
   });
 });
+
+// Issue 11, item 5: only a streaming GET takes one of the connection slots.
+describe('HEAD and other methods take no slot', () => {
+  /** The stream's own interval timers (other code uses timers too). */
+  function intervalsOf(ms: number) {
+    const spy = vi.spyOn(globalThis, 'setInterval');
+    return () => spy.mock.calls.filter((call) => call[1] === ms).length;
+  }
+
+  it('Hono, mounted as the README shows: HEAD gets the headers and no body, and GETs still get a slot', async () => {
+    const started = intervalsOf(23);
+    const stream = createHystrixStream({ breakers: [new CircuitBreaker({ name: 'h' })], interval: 23 });
+    const app = new Hono();
+    app.get('/hystrix.stream', (c) => stream.fetch(c.req.raw));
+    const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await new Promise((resolve) => server.once('listening', resolve));
+    close = () => closeServer(server);
+    const url = `${urlOf(server)}/hystrix.stream`;
+    for (let i = 0; i < 6; i++) {
+      const head = await fetch(url, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(await head.text()).toBe('');
+    }
+    expect(stream.connections).toBe(0);
+    expect(started()).toBe(0); // no frames being built for nobody
+    const controllers = Array.from({ length: 5 }, () => new AbortController());
+    const gets = await Promise.all(controllers.map((c) => fetch(url, { signal: c.signal })));
+    expect(gets.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect((await frameReader(gets[0]!.body!).data()).name).toBe('h');
+    expect(stream.connections).toBe(5);
+    // Full: HEAD answers what a GET would get (503), still without taking anything.
+    expect((await fetch(url, { method: 'HEAD' })).status).toBe(503);
+    for (const c of controllers) c.abort();
+    await Promise.all(gets.map((r) => r.body?.cancel().catch(() => {})));
+    await expect.poll(() => stream.connections).toBe(0);
+  });
+
+  it('Node handler: HEAD gets the headers only, other methods a 405, and neither takes a slot', async () => {
+    const started = intervalsOf(29);
+    const stream = createHystrixStream({
+      breakers: [new CircuitBreaker({ name: 'n' })],
+      interval: 29,
+      maxConnections: 1,
+    });
+    const server = await listen((req, res) => stream(req, res));
+    close = server.close;
+    for (let i = 0; i < 6; i++) {
+      const head = await fetch(server.url, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(await head.text()).toBe('');
+    }
+    const post = await fetch(server.url, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    await post.text();
+    expect(stream.connections).toBe(0);
+    expect(started()).toBe(0);
+    const controller = new AbortController();
+    const get = await fetch(server.url, { signal: controller.signal });
+    expect(get.status).toBe(200);
+    expect((await frameReader(get.body!).data()).name).toBe('n');
+    expect(stream.connections).toBe(1);
+    expect((await fetch(server.url, { method: 'HEAD' })).status).toBe(503);
+    controller.abort();
+    await get.body?.cancel().catch(() => {});
+    await expect.poll(() => stream.connections).toBe(0);
+  });
+
+  it('web handler: a request other than GET/HEAD gets a 405', async () => {
+    const stream = createHystrixStream({ breakers: [] });
+    const res = stream.fetch(new Request('http://127.0.0.1/hystrix.stream', { method: 'DELETE' }));
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
+    await res.text();
+    expect(stream.connections).toBe(0);
+  });
+});
+
+// Issue 11, item 16 (Hystrix part) and user callbacks inside the tick.
+describe('options are checked at construction; callbacks that throw are reported', () => {
+  it.each(
+    (
+      [
+        [{ executionTimeout: -1 }, RangeError, /executionTimeout must be >= 0, got -1/],
+        [{ executionTimeout: Number.NaN }, RangeError, /executionTimeout must be a number, got NaN/],
+        [{ executionTimeout: Number.POSITIVE_INFINITY }, RangeError, /executionTimeout must be finite, got Infinity/],
+        [{ executionTimeout: '1000' }, TypeError, /executionTimeout must be a number, got "1000"/],
+        [{ executionTimeout: null }, TypeError, /executionTimeout must be a number, got null/],
+        [{ now: 5 }, TypeError, /now must be a function, got 5/],
+        [{ now: null }, TypeError, /now must be a function, got null/],
+        [{ interval: '10' }, TypeError, /interval must be a number, got "10"/],
+        [{ interval: 2 ** 31 }, RangeError, /interval must be <= 2147483647, got 2147483648/],
+        [{ interval: null }, TypeError, /interval must be a number, got null/],
+        [{ maxConnections: 1.5 }, RangeError, /maxConnections must be an integer, got 1.5/],
+        [{ maxConnections: '5' }, TypeError, /maxConnections must be a number, got "5"/],
+        [{ maxBufferedBytes: 0 }, RangeError, /maxBufferedBytes must be >= 1, got 0/],
+        [{ slowClientTimeout: -1 }, RangeError, /slowClientTimeout must be >= 0, got -1/],
+        [{ intervall: 10 }, TypeError, /unknown option "intervall" \(did you mean "interval"\?\)/],
+        [{ breakers: [{}] }, TypeError, /breakers\[0\] must be a breaker/],
+        [{ breakers: null }, TypeError, /breakers must be an array of breakers or a function returning them, got null/],
+      ] as const
+    ).map(([bad, type, message]) => [bad, type.name, type, message] as const),
+  )('%o → %s', (bad, _name, type, message) => {
+    const options = { breakers: [], ...bad } as never;
+    expect(() => createHystrixStream(options)).toThrow(type);
+    expect(() => createHystrixStream(options)).toThrow(message);
+    expect(() => createHystrixStream(options)).toThrow(/^createHystrixStream: /);
+  });
+
+  it('rejects missing options with a TypeError', () => {
+    expect(() => createHystrixStream(undefined as never)).toThrow(TypeError);
+    expect(() => createHystrixStream([] as never)).toThrow(TypeError);
+  });
+
+  it('accepts Infinity for slowClientTimeout and a function for executionTimeout', () => {
+    expect(() =>
+      createHystrixStream({ breakers: [], slowClientTimeout: Number.POSITIVE_INFINITY, executionTimeout: () => 1 }),
+    ).not.toThrow();
+  });
+
+  it('reports a throwing now, breaker source, breaker or executionTimeout and keeps streaming', async () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const reports: [unknown, string][] = [];
+    const previous = setErrorReporter((error, source) => reports.push([error, source]));
+    try {
+      const good = new CircuitBreaker({ name: 'good' });
+      const broken = {
+        ...hystrixSourceOf(good),
+        name: 'broken',
+        metrics: () => {
+          throw new Error('metrics down');
+        },
+      };
+      let fail: 'now' | 'nowNaN' | 'list' | 'none' = 'now';
+      const stream = createHystrixStream({
+        breakers: () => {
+          if (fail === 'list') throw new Error('list down');
+          return [broken, good];
+        },
+        interval: 10,
+        now: () => {
+          if (fail === 'now') throw new Error('clock down');
+          return fail === 'nowNaN' ? Number.NaN : 42;
+        },
+        executionTimeout: (b) => {
+          if (b === good && fail === 'now') throw new Error('timeout down');
+          return fail === 'nowNaN' ? -5 : 7;
+        },
+      });
+      const frames = frameReader(stream.fetch().body!);
+      // First frame: now and executionTimeout threw, the broken breaker is left out.
+      const first = await frames.data();
+      expect(first).toMatchObject({
+        name: 'good',
+        currentTime: 1_000_000,
+        propertyValue_executionTimeoutInMilliseconds: 0,
+      });
+      expect(reports.map(([, source]) => source).sort()).toEqual([
+        'staunch/hystrix breaker',
+        'staunch/hystrix executionTimeout',
+        'staunch/hystrix now',
+      ]);
+      expect(reports.map(([error]) => (error as Error).message).sort()).toEqual([
+        'clock down',
+        'metrics down',
+        'timeout down',
+      ]);
+      reports.length = 0;
+      fail = 'nowNaN';
+      await vi.advanceTimersByTimeAsync(10);
+      const second = await frames.data();
+      expect(second).toMatchObject({
+        name: 'good',
+        currentTime: 1_000_010,
+        propertyValue_executionTimeoutInMilliseconds: 0,
+      });
+      expect(reports.map(([error, source]) => [source, (error as Error).name])).toEqual(
+        expect.arrayContaining([
+          ['staunch/hystrix now', 'TypeError'],
+          ['staunch/hystrix executionTimeout', 'RangeError'],
+        ]),
+      );
+      reports.length = 0;
+      fail = 'list';
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await frames.next()).toBe('ping: ');
+      expect(reports).toEqual([[expect.objectContaining({ message: 'list down' }), 'staunch/hystrix breakers']]);
+      fail = 'none';
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await frames.data()).toMatchObject({
+        name: 'good',
+        currentTime: 42,
+        propertyValue_executionTimeoutInMilliseconds: 7,
+      });
+      expect(stream.connections).toBe(1);
+      await frames.cancel();
+      expect(stream.connections).toBe(0);
+    } finally {
+      setErrorReporter(previous);
+    }
+  });
+
+  it('reports a Node response whose write throws and drops that client', () => {
+    vi.useFakeTimers();
+    const reports: string[] = [];
+    const previous = setErrorReporter((_error, source) => reports.push(source));
+    try {
+      const stream = createHystrixStream({ breakers: [], interval: 10 });
+      let writes = 0;
+      const res = {
+        writeHead: () => {},
+        write: () => {
+          if (++writes > 1) throw new Error('socket gone');
+        },
+        end: () => {},
+        on: () => {},
+        removeListener: () => {},
+      };
+      stream({ method: 'GET', on: () => {}, removeListener: () => {} }, res);
+      expect(stream.connections).toBe(1);
+      vi.advanceTimersByTime(10);
+      expect(reports).toEqual(['staunch/hystrix response write']);
+      expect(stream.connections).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      setErrorReporter(previous);
+    }
+  });
+});
+
+function hystrixSourceOf(breaker: CircuitBreaker): HystrixBreakerSource {
+  return {
+    name: breaker.name,
+    group: breaker.group,
+    errorThresholdPercentage: breaker.errorThresholdPercentage,
+    volumeThreshold: breaker.volumeThreshold,
+    rollingWindow: breaker.rollingWindow,
+    buckets: breaker.buckets,
+    sleepWindow: breaker.sleepWindow,
+    state: breaker.state,
+    metrics: () => breaker.metrics(),
+  };
+}
