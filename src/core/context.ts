@@ -1,4 +1,5 @@
 import type { Stage } from './policy.js';
+import { settleOnce } from './thenable.js';
 
 /** What every protected function receives. */
 export interface ExecutionContext {
@@ -122,8 +123,9 @@ export function proceed(context: Context, next: number): Promise<unknown> {
 /** @internal Calls `fn` and turns whatever happens into a native promise. */
 export function invoke<T>(fn: Operation<T>, context: ExecutionContext): Promise<T> {
   try {
-    const result = fn(context);
-    return result instanceof Promise ? result : Promise.resolve(result);
+    // Settle-once: a thenable or promise subclass whose `then` calls back twice must not make a
+    // policy count the call twice (see `settleOnce`).
+    return settleOnce(fn(context));
   } catch (error) {
     return Promise.reject(error);
   }
