@@ -18,13 +18,22 @@ for (let i = 0; i < 6; i++) {
   await search.execute(() => 'results');
 }
 
-const stream = createHystrixStream({ breakers: [payments, search], interval: 200 });
+const stream = createHystrixStream({
+  breakers: [payments, search],
+  interval: 200, // ms between rounds of frames
+  maxBufferedBytes: 256 * 1024, // a client that stops reading has rounds dropped beyond this…
+  slowClientTimeout: 10_000, // …and is disconnected after 10 s of that, freeing its slot
+});
 const server = createServer((req, res) => {
   if (req.url === '/hystrix.stream') stream(req, res);
   else res.writeHead(404).end();
 });
 server.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
+
+// A HEAD (a health check, a proxy probing the URL) gets the headers only and takes no slot.
+const head = await fetch(`${urlOf(server)}/hystrix.stream`, { method: 'HEAD' });
+console.log(`HEAD: ${head.status}, clients: ${stream.connections}`);
 
 const controller = new AbortController();
 const res = await fetch(`${urlOf(server)}/hystrix.stream`, { signal: controller.signal });
