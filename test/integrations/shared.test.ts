@@ -31,7 +31,7 @@ describe('error mapping', () => {
     expect(toErrorResponse(new CircuitOpenError('open', Infinity, Infinity))?.headers).toEqual({});
     expect(toErrorResponse(new TimeoutError(10))).toMatchObject({
       status: 504,
-      body: { error: { code: 'STAUNCH_TIMEOUT', message: 'Operation timed out after 10 ms' } },
+      body: { error: { code: 'STAUNCH_TIMEOUT', message: 'The request took too long to complete' } },
     });
     expect(toErrorResponse(new Error('other'))).toBeUndefined();
   });
