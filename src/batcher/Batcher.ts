@@ -1,6 +1,7 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { BatcherClosedError, BatchResultMissingError, describe } from '../core/errors.js';
+import { reportError } from '../core/report.js';
 import { checkOptions, clockOption, functionOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
 /**
@@ -56,7 +57,9 @@ const CALL_KNOWN = ['signal'] as const;
  * dispatches at once). The batch function gets the items in arrival order and returns a result
  * per item, handed back to each caller. If the batch function throws or rejects, every caller of
  * that batch rejects with that same error; a caller whose result is missing rejects with a
- * {@link BatchResultMissingError}. Duplicate items are passed as given (not deduplicated).
+ * {@link BatchResultMissingError}. Every result is read before any caller is settled: if reading
+ * them throws (an array's getter, a `Map` subclass's `get`/`has`, a Proxy), every caller of the
+ * batch rejects with that error. Duplicate items are passed as given (not deduplicated).
  *
  * A caller that aborts is rejected at once with its signal's reason; if its batch has not started
  * its item is removed (a batch left empty is cancelled). Batches run independently — a slow batch
@@ -137,25 +140,26 @@ export class Batcher<K, V, Key = K> {
   call(item: K, options?: BatchCallOptions): Promise<V> {
     if (this._closed) return Promise.reject(new BatcherClosedError());
     let signal: AbortSignal | undefined;
-    if (options !== undefined) {
-      try {
-        checkOptions('Batcher.call()', options, CALL_KNOWN);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      signal = options.signal;
-      if (signal !== undefined) {
-        if (!isAbortSignal(signal)) {
-          return Promise.reject(new TypeError('Batcher.call(): signal must be an AbortSignal'));
-        }
-        if (signal.aborted) return Promise.reject(signal.reason);
-      }
-    }
     let batch = this._pending;
-    if (batch === undefined) {
-      batch = new Batch<K, V>();
-      this._pending = batch;
-      batch.timer = this._clock.setTimeout(() => this._dispatch(batch as Batch<K, V>), this.window);
+    // Always a promise: a throwing option getter, signal or clock rejects this call only.
+    try {
+      if (options !== undefined) {
+        checkOptions('Batcher.call()', options, CALL_KNOWN);
+        signal = options.signal;
+        if (signal !== undefined) {
+          if (!isAbortSignal(signal)) {
+            return Promise.reject(new TypeError('Batcher.call(): signal must be an AbortSignal'));
+          }
+          if (signal.aborted) return Promise.reject(signal.reason);
+        }
+      }
+      if (batch === undefined) {
+        const opened = new Batch<K, V>();
+        opened.timer = this._clock.setTimeout(() => this._dispatch(opened), this.window);
+        this._pending = batch = opened;
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
     const current = batch;
     return new Promise<V>((resolve, reject) => {
@@ -200,7 +204,7 @@ export class Batcher<K, V, Key = K> {
       batch.live--;
       if (batch.live === 0 && this._pending === batch) {
         // Nothing left to run: cancel the batch and its timer.
-        this._clock.clearTimeout(batch.timer);
+        this._clearTimer(batch);
         this._pending = undefined;
       }
     }
@@ -210,20 +214,29 @@ export class Batcher<K, V, Key = K> {
   private _dispatch(batch: Batch<K, V>): Promise<void> {
     if (batch.started) return Promise.resolve();
     batch.started = true;
-    this._clock.clearTimeout(batch.timer);
+    this._clearTimer(batch);
     if (this._pending === batch) this._pending = undefined;
     const entries = batch.live === batch.entries.length ? batch.entries : batch.entries.filter((e) => !e.removed);
     if (entries.length === 0) return Promise.resolve();
     const items = entries.map((e) => e.item);
-    let result: PromiseLike<BatchResults<V, Key>> | BatchResults<V, Key>;
+    let result: Promise<BatchResults<V, Key>>;
     try {
-      result = this._runBatch(items);
+      // Inside the try: adopting a hostile promise (a throwing `constructor` getter) can throw too.
+      result = Promise.resolve(this._runBatch(items));
     } catch (error) {
       for (const entry of entries) entry.reject(error);
       return Promise.resolve();
     }
-    const done = Promise.resolve(result).then(
-      (results) => this._deliver(entries, results),
+    // Never rejects: every caller settles (an error reading the results rejects those still
+    // waiting), so flush() and close() never reject and nothing is left unhandled.
+    const done = result.then(
+      (results) => {
+        try {
+          this._deliver(entries, results);
+        } catch (error) {
+          for (const entry of entries) entry.reject(error);
+        }
+      },
       (error: unknown) => {
         for (const entry of entries) entry.reject(error);
       },
@@ -233,11 +246,21 @@ export class Batcher<K, V, Key = K> {
     return done;
   }
 
+  /**
+   * Hands each caller its result. Reads every result before settling anyone: if reading throws
+   * (a getter of the array, a Map subclass's `has`/`get`, a Proxy), the caller's `_dispatch`
+   * rejects every caller with that error, and nobody has been given a result of a batch whose
+   * results could not all be read.
+   */
   private _deliver(entries: readonly Entry<K, V>[], results: BatchResults<V, Key>): void {
+    const n = entries.length;
     if (Array.isArray(results)) {
       const list = results as readonly V[];
-      if (list.length === entries.length) {
-        for (let i = 0; i < entries.length; i++) (entries[i] as Entry<K, V>).resolve(list[i] as V);
+      const length = list.length;
+      if (length === n) {
+        const values = new Array<V>(n);
+        for (let i = 0; i < n; i++) values[i] = list[i] as V;
+        for (let i = 0; i < n; i++) (entries[i] as Entry<K, V>).resolve(values[i] as V);
         return;
       }
       // Positions cannot be trusted when the count is wrong: nobody gets a possibly wrong result.
@@ -250,7 +273,7 @@ export class Batcher<K, V, Key = K> {
         }
         entry.reject(
           new BatchResultMissingError(
-            `Batcher: the batch function returned ${list.length} results for ${entries.length} items (arrays must have one result per item, in order)`,
+            `Batcher: the batch function returned ${describe(length)} results for ${n} items (arrays must have one result per item, in order)`,
             entry.item,
             key,
           ),
@@ -260,24 +283,34 @@ export class Batcher<K, V, Key = K> {
     }
     if (results instanceof Map) {
       const map = results as ReadonlyMap<Key, V>;
-      for (const entry of entries) {
+      // Per caller: its value (found), or its own error (a throwing `key`, a missing entry).
+      const values = new Array<V>(n);
+      const errors = new Array<unknown>(n);
+      const failed = new Array<boolean>(n).fill(false);
+      for (let i = 0; i < n; i++) {
+        const entry = entries[i] as Entry<K, V>;
         let key: Key;
         try {
           key = this._keyOf(entry);
         } catch (error) {
-          entry.reject(error);
+          failed[i] = true;
+          errors[i] = error;
           continue;
         }
-        if (map.has(key)) entry.resolve(map.get(key) as V);
+        if (map.has(key)) values[i] = map.get(key) as V;
         else {
-          entry.reject(
-            new BatchResultMissingError(
-              `Batcher: the batch function's Map has no result for key ${describe(key)}`,
-              entry.item,
-              key,
-            ),
+          failed[i] = true;
+          errors[i] = new BatchResultMissingError(
+            `Batcher: the batch function's Map has no result for key ${describe(key)}`,
+            entry.item,
+            key,
           );
         }
+      }
+      for (let i = 0; i < n; i++) {
+        const entry = entries[i] as Entry<K, V>;
+        if (failed[i] === true) entry.reject(errors[i]);
+        else entry.resolve(values[i] as V);
       }
       return;
     }
@@ -285,6 +318,15 @@ export class Batcher<K, V, Key = K> {
       `Batcher: the batch function must return an array or a Map, got ${results === null ? 'null' : typeof results}`,
     );
     for (const entry of entries) entry.reject(error);
+  }
+
+  /** Cancels a batch's timer; a clock that throws here is reported (the batch goes on). */
+  private _clearTimer(batch: Batch<K, V>): void {
+    try {
+      this._clock.clearTimeout(batch.timer);
+    } catch (error) {
+      reportError(error, `${OWNER} clock.clearTimeout`);
+    }
   }
 
   private _keyOf(entry: Entry<K, V>): Key {
