@@ -68,6 +68,15 @@ export class Context implements ExecutionContext {
     return this.parent?.aborted === true;
   }
 
+  /**
+   * Milliseconds left before the earliest deadline of the enclosing `Timeout`s (each measured on
+   * that Timeout's own clock: only durations are compared, never readings of different clocks);
+   * `Infinity` when there is none. Read only when a retry is about to wait, never per call.
+   */
+  remaining(): number {
+    return this.parent !== undefined ? this.parent.remaining() : Number.POSITIVE_INFINITY;
+  }
+
   /** A context for another attempt of the same call. */
   withAttempt(attempt: number): Context {
     return new Context(this.fn, this.chain, attempt, this, undefined);

@@ -1,5 +1,5 @@
 import { type AbortSubscription, onAbort } from '../core/abort.js';
-import { type Clock, setTimerRef, systemClock } from '../core/clock.js';
+import { type Clock, monotonic, setTimerRef, systemClock } from '../core/clock.js';
 import { Context, proceed } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
@@ -16,7 +16,13 @@ export interface TimeoutOptions {
    * (with the function's error as `cause`), a value is returned as is (Polly v8's behaviour).
    */
   readonly cooperative?: boolean;
-  /** Time source, for tests. Default {@link systemClock}. */
+  /**
+   * Time source, for tests. Default {@link systemClock}. Its `now()` is read as a monotonic counter:
+   * a backward step (an injected `Date.now`) counts as no time passing, never as time running
+   * backwards, so it can't stretch or disable a deadline; and a deadline is also reached when the
+   * clock's timer armed for it fires, so a clock whose `now()` stalls or returns nothing can't keep a
+   * call past it.
+   */
   readonly clock?: Clock;
 }
 
@@ -37,6 +43,15 @@ const KNOWN = ['timeout', 'cooperative', 'clock'] as const;
  * or rejection is swallowed. The caller's own abort rejects with the caller's reason, never a
  * `TimeoutError`.
  *
+ * A call cancelled from above — by the caller's signal, or by an enclosing `Timeout`'s deadline —
+ * leaves the deadline list at once (so the process is not kept alive for a call nobody waits for):
+ * its `ctx.signal` is aborted with the canceller's reason and, unless `cooperative`, it rejects at
+ * once with that reason (so a `Bulkhead` outside gets its slot back then, as at the deadline); a
+ * cooperative `Timeout` waits for the function as usual.
+ *
+ * The deadline is known to a {@link RetryPolicy} inside: a retry whose delay would end at or after
+ * it is not made, and the last failure surfaces at once instead of a `TimeoutError` later.
+ *
  * Cost: no timer per call. Deadlines of one `Timeout` all have the same length, so they expire in
  * the order they were set; they wait in a linked list behind a single timer. When the policy goes
  * idle that timer no longer keeps a Node process alive (it is `unref`'d), and it goes off at most
@@ -48,10 +63,14 @@ export class Timeout extends Stage<never, TimeoutEvents> {
   /** Whether the timeout waits for the function to honour its abort. Default `false`. */
   readonly cooperative: boolean;
   private readonly _clock: Clock;
+  /** @internal The clock read as a monotonic counter (ms); deadlines are in its units. */
+  readonly _now: () => number;
   private _head: TimeoutScope | undefined = undefined;
   private _tail: TimeoutScope | undefined = undefined;
   private _timer: unknown = undefined;
   private _timerRef = false;
+  /** When the armed timer is due (in `_now` units): its firing proves that this time was reached. */
+  private _due = 0;
 
   /**
    * @param options the deadline in milliseconds, or {@link TimeoutOptions}.
@@ -74,6 +93,7 @@ export class Timeout extends Stage<never, TimeoutEvents> {
       this.cooperative = booleanOption(OWNER, 'cooperative', options.cooperative, false);
       this._clock = clockOption(OWNER, options.clock) ?? systemClock;
     }
+    this._now = monotonic(this._clock);
   }
 
   /** Calls currently running under this timeout. */
@@ -85,13 +105,16 @@ export class Timeout extends Stage<never, TimeoutEvents> {
 
   /** @internal */
   _run(context: Context, next: number): Promise<unknown> {
-    const scope = new TimeoutScope(this, context, this._clock.now() + this.timeout);
-    this._enqueue(scope);
+    const now = this._now();
+    const scope = new TimeoutScope(this, context, now + this.timeout);
+    this._enqueue(scope, now);
     // A shared executor stores the settle functions on the scope: no closure per call for it, and
     // the handlers below are not nested in one (V8 then allocates one context fewer).
     capturing = scope;
     const promise = new Promise<unknown>(capture);
     capturing = undefined;
+    const cancelled = scope.watch();
+    if (cancelled !== NOT_CANCELLED) this._cancel(scope, cancelled);
     let inner: Promise<unknown>;
     try {
       inner = proceed(scope, next);
@@ -120,7 +143,18 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     else reject(error);
   }
 
-  private _enqueue(scope: TimeoutScope): void {
+  /**
+   * @internal The call of `scope` was cancelled from above (the caller's abort, an enclosing
+   * Timeout's deadline): it leaves the deadlines at once.
+   */
+  _cancel(scope: TimeoutScope, reason: unknown): void {
+    if (scope.expired || scope.cancelled) return;
+    this._unlist(scope);
+    scope.end(reason, false);
+    if (!this.cooperative) scope.reject?.(reason);
+  }
+
+  private _enqueue(scope: TimeoutScope, now: number): void {
     const tail = this._tail;
     if (tail === undefined) this._head = scope;
     else {
@@ -129,7 +163,7 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     }
     this._tail = scope;
     scope.queued = true;
-    if (this._timer === undefined) this._arm(this.timeout);
+    if (this._timer === undefined) this._arm(this.timeout, now);
     else if (!this._timerRef) {
       setTimerRef(this._timer, true);
       this._timerRef = true;
@@ -139,6 +173,11 @@ export class Timeout extends Stage<never, TimeoutEvents> {
 
   private _dequeue(scope: TimeoutScope): void {
     scope.release();
+    this._unlist(scope);
+  }
+
+  /** Takes `scope` off the deadline list (if on it); an empty list's timer stops holding the process. */
+  private _unlist(scope: TimeoutScope): void {
     if (!scope.queued) return;
     scope.queued = false;
     const { prev, next } = scope;
@@ -153,29 +192,33 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     }
   }
 
-  private _arm(ms: number): void {
+  private _arm(ms: number, now: number): void {
+    this._due = now + ms;
     this._timer = this._clock.setTimeout(this._fire, ms);
     this._timerRef = true;
   }
 
   private readonly _fire = (): void => {
     this._timer = undefined;
-    const now = this._clock.now();
+    // The timer's firing proves its due time was reached, even if the clock stalls.
+    const now = Math.max(this._now(), this._due);
+    // From the head each time: expiring a call can cancel calls nested in it, on this same list.
     let scope = this._head;
     while (scope !== undefined && scope.deadline <= now) {
-      const next = scope.next;
-      this._dequeue(scope);
+      this._unlist(scope);
       this._expire(scope);
-      scope = next;
+      scope = this._head;
     }
     const head = this._head;
-    if (head !== undefined) this._arm(Math.max(1, Math.ceil(head.deadline - now)));
-    else this._timerRef = false;
+    // (A listener may have started a call, and armed the timer, meanwhile.)
+    if (head === undefined) {
+      if (this._timer === undefined) this._timerRef = false;
+    } else if (this._timer === undefined) this._arm(Math.max(1, Math.ceil(head.deadline - now)), now);
   };
 
   private _expire(scope: TimeoutScope): void {
     const error = new TimeoutError(this.timeout);
-    scope.expire(error);
+    scope.end(error, true);
     if (this._events.listening('timeout')) {
       this._events.emit('timeout', { timeout: this.timeout, attempt: scope.attempt, error });
     }
@@ -191,20 +234,39 @@ function capture(resolve: (value: unknown) => void, reject: (error: unknown) => 
   scope.reject = reject;
 }
 
-/** The context of one call under a {@link Timeout}: a node of its deadline list. */
+/** What {@link TimeoutScope.watch} returns for a call that is not cancelled already. */
+const NOT_CANCELLED: unique symbol = Symbol('not cancelled');
+
+/**
+ * The context of one call under a {@link Timeout}: a node of its deadline list, and of the list of
+ * scopes nested in the nearest enclosing `TimeoutScope` (which cancels them when it ends).
+ */
 class TimeoutScope extends Context {
   readonly owner: Timeout;
+  /** In the owner's monotonic clock (`owner._now`). */
   readonly deadline: number;
   prev: TimeoutScope | undefined = undefined;
   next: TimeoutScope | undefined = undefined;
   queued = false;
+  /** Ended at its deadline. */
   expired = false;
+  /** Ended from above: the caller's abort, or an enclosing scope that ended. */
+  cancelled = false;
   resolve: ((value: unknown) => void) | undefined = undefined;
   reject: ((error: unknown) => void) | undefined = undefined;
-  private _error: TimeoutError | undefined = undefined;
+  /** Why it ended: its `TimeoutError`, or the canceller's reason. */
+  private _reason: unknown = undefined;
   private _controller: AbortController | undefined = undefined;
+  /** On the caller's signal (or, below a foreign context, on the parent's signal). */
   private _link: AbortSubscription | undefined = undefined;
   private _released = false;
+  /** A context between this one and the root is not one of this copy's: watch the parent's signal. */
+  private _foreign = false;
+  /** The enclosing scope this one is nested in (it cancels this one when it ends). */
+  private _up: TimeoutScope | undefined = undefined;
+  private _firstChild: TimeoutScope | undefined = undefined;
+  private _prevSibling: TimeoutScope | undefined = undefined;
+  private _nextSibling: TimeoutScope | undefined = undefined;
 
   constructor(owner: Timeout, parent: Context, deadline: number) {
     super(parent.fn, parent.chain, parent.attempt, parent, undefined);
@@ -225,21 +287,91 @@ class TimeoutScope extends Context {
   }
 
   override get aborted(): boolean {
-    return this.expired || (this.parent as Context).aborted;
+    return this.expired || this.cancelled || (this.parent as Context).aborted;
   }
 
-  expire(error: TimeoutError): void {
-    this.expired = true;
-    this._error = error;
-    this._controller?.abort(error);
+  /** Milliseconds left before this deadline or an enclosing one, each read on its own clock. */
+  override remaining(): number {
+    const own = this.expired || this.cancelled ? 0 : this.deadline - this.owner._now();
+    const outer = (this.parent as Context).remaining();
+    return Math.min(own, outer);
   }
 
-  /** Detaches from the parent's signal; called once the call has settled. */
+  /**
+   * Registers with whatever can cancel the call from above: the nearest enclosing scope (no
+   * allocation), else the caller's signal (one subscription, only for calls given a signal).
+   * @returns the reason when the call is cancelled already, else {@link NOT_CANCELLED}.
+   */
+  watch(): unknown {
+    let context = this.parent as Context;
+    for (;;) {
+      if (context instanceof TimeoutScope) {
+        if (context.expired || context.cancelled) return context._reason;
+        this._up = context;
+        const first = context._firstChild;
+        if (first !== undefined) {
+          first._prevSibling = this;
+          this._nextSibling = first;
+        }
+        context._firstChild = this;
+        return NOT_CANCELLED;
+      }
+      if (!(context instanceof Context)) {
+        // Another copy of the package: its scopes are unknown here; link the signal as it is made.
+        this._foreign = true;
+        return NOT_CANCELLED;
+      }
+      const parent = context.parent;
+      if (parent === undefined) {
+        if (!context.abortable) return NOT_CANCELLED;
+        const signal = context.signal;
+        if (signal.aborted) return signal.reason;
+        this._link = onAbort(signal, () => this.owner._cancel(this, signal.reason));
+        return NOT_CANCELLED;
+      }
+      context = parent;
+    }
+  }
+
+  /** Ends the scope (deadline or cancellation): aborts its signal and cancels the scopes nested in it. */
+  end(reason: unknown, expired: boolean): void {
+    if (expired) this.expired = true;
+    else this.cancelled = true;
+    this._reason = reason;
+    this._controller?.abort(reason);
+    let child = this._firstChild;
+    while (child !== undefined) {
+      const next = child._nextSibling;
+      child.owner._cancel(child, reason);
+      child = next;
+    }
+    this.release();
+  }
+
+  /** Detaches from whatever could cancel it, and from the scopes nested in it. Idempotent. */
   release(): void {
     this._released = true;
     if (this._link !== undefined) {
       this._link.dispose();
       this._link = undefined;
+    }
+    const up = this._up;
+    if (up !== undefined) {
+      const prev = this._prevSibling;
+      const next = this._nextSibling;
+      if (prev === undefined) up._firstChild = next;
+      else prev._nextSibling = next;
+      if (next !== undefined) next._prevSibling = prev;
+      this._up = this._prevSibling = this._nextSibling = undefined;
+    }
+    let child = this._firstChild;
+    if (child !== undefined) {
+      this._firstChild = undefined;
+      while (child !== undefined) {
+        const next: TimeoutScope | undefined = child._nextSibling;
+        child._up = child._prevSibling = child._nextSibling = undefined;
+        child = next;
+      }
     }
   }
 
@@ -247,13 +379,11 @@ class TimeoutScope extends Context {
     const controller = new AbortController();
     this._controller = controller;
     const parent = this.parent as Context;
-    if (this.expired) controller.abort(this._error);
-    else if (parent.abortable) {
+    if (this.expired || this.cancelled) controller.abort(this._reason);
+    else if (parent.aborted) controller.abort(parent.signal.reason);
+    else if (this._foreign && !this._released) {
       const parentSignal = parent.signal;
-      if (parentSignal.aborted) controller.abort(parentSignal.reason);
-      else if (!this._released) {
-        this._link = onAbort(parentSignal, () => controller.abort(parentSignal.reason));
-      }
+      this._link = onAbort(parentSignal, () => controller.abort(parentSignal.reason));
     }
     return controller.signal;
   }
