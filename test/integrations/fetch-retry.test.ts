@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/index.js';
+import { createFetch, parseRetryAfter } from '../../src/integrations/fetch/index.js';
+import { listen } from './helpers.js';
+
+// Issue 11 items 13 and 20: which fetch failures are retried, and after how long.
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.splice(0).map((close) => close()));
+});
+
+/** A clock that records each delay asked for and fires at once. */
+function recordingClock(): { clock: Clock; delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    clock: {
+      now: () => 0,
+      setTimeout: (cb: () => void, ms: number) => {
+        delays.push(ms);
+        return setTimeout(cb, 0);
+      },
+      clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
+    },
+  };
+}
+
+describe('retryOn: [code] matches a fetch failure (the code is on error.cause)', () => {
+  it("retries a connection reset with retryOn: ['ECONNRESET'] (real server resetting the socket)", async () => {
+    let hits = 0;
+    const server = await listen((req, res) => {
+      hits++;
+      if (hits <= 2) req.socket.resetAndDestroy();
+      else res.end('ok');
+    });
+    closers.push(server.close);
+    const fetch = createFetch({ retry: { backoff: [0, 0, 0], retryOn: ['ECONNRESET'] } });
+    const res = await fetch(server.url);
+    expect(await res.text()).toBe('ok');
+    expect(hits).toBe(3);
+  });
+
+  it('a code that does not match is still not retried', async () => {
+    let hits = 0;
+    const server = await listen((req) => {
+      hits++;
+      req.socket.resetAndDestroy();
+    });
+    closers.push(server.close);
+    const fetch = createFetch({ retry: { backoff: [0, 0, 0], retryOn: ['ETIMEDOUT'] } });
+    const error = await fetch(server.url).catch((e: unknown) => e);
+    expect((error as Error & { cause?: { code?: string } }).cause?.code).toBe('ECONNRESET');
+    expect(hits).toBe(1);
+  });
+});
+
+describe('parseRetryAfter: only delay-seconds or a valid HTTP-date', () => {
+  const now = Date.UTC(2026, 0, 1, 0, 0, 0);
+
+  it('ignores invalid values (undefined, so the backoff is used)', () => {
+    for (const value of ['1.5', '-1', '+5', '1e3', '0x10', 'garbage', '', ' ', '2026-01-01', '12 s', 'Infinity']) {
+      expect(parseRetryAfter(value, now), JSON.stringify(value)).toBeUndefined();
+    }
+    // Impossible dates and times in the right shape.
+    expect(parseRetryAfter('Fri, 30 Feb 2026 00:00:00 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Thu, 01 Jan 2026 24:00:00 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:60:00 GMT', now)).toBeUndefined();
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:00 PST', now)).toBeUndefined();
+  });
+
+  it('reads delay-seconds and the three HTTP-date forms', () => {
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 7 ', now)).toBe(7_000);
+    expect(parseRetryAfter('0', now)).toBe(0);
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:09 GMT', now)).toBe(9_000);
+    expect(parseRetryAfter('Thursday, 01-Jan-26 00:00:09 GMT', now)).toBe(9_000);
+    expect(parseRetryAfter('Thu Jan  1 00:00:09 2026', now)).toBe(9_000);
+    // A date in the past: retry at once.
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:59:00 GMT', now)).toBe(0);
+  });
+
+  it('createFetch uses the backoff delay for an invalid Retry-After', async () => {
+    for (const value of ['1.5', '-1', 'garbage']) {
+      let hits = 0;
+      const server = await listen((_req, res) => {
+        hits++;
+        if (hits === 1) res.writeHead(503, { 'retry-after': value }).end();
+        else res.end('ok');
+      });
+      closers.push(server.close);
+      const { clock, delays } = recordingClock();
+      const res = await createFetch({ retry: { backoff: [50], clock } })(server.url);
+      expect(await res.text()).toBe('ok');
+      expect(delays, `Retry-After: ${value}`).toEqual([50]);
+    }
+  });
+});
+
+describe('a redirect failure is not retried', () => {
+  /** A server that redirects every request to itself. */
+  async function loop(): Promise<{ url: string; hits: () => number }> {
+    let hits = 0;
+    const server = await listen((req, res) => {
+      hits++;
+      res.writeHead(302, { location: `/again${req.url ?? ''}` }).end();
+    });
+    closers.push(server.close);
+    return { url: server.url, hits: () => hits };
+  }
+
+  it("a redirect loop fails once (one round of the runtime's redirects), not once per retry", async () => {
+    const server = await loop();
+    const fetch = createFetch({ retry: { backoff: [0, 0, 0] } });
+    const error = await fetch(server.url).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TypeError);
+    // Node's fetch follows 20 redirects: 21 requests for one attempt (before the fix: 4 × 21 = 84).
+    expect(server.hits()).toBe(21);
+  });
+
+  it("redirect: 'error' fails at the first redirect, without retries", async () => {
+    const server = await loop();
+    const fetch = createFetch({ retry: { backoff: [0, 0, 0] } });
+    await expect(fetch(server.url, { redirect: 'error' })).rejects.toBeInstanceOf(TypeError);
+    expect(server.hits()).toBe(1);
+  });
+
+  it('other network failures are still retried', async () => {
+    let calls = 0;
+    const fetch = createFetch({
+      retry: { backoff: [0, 0] },
+      fetch: async () => {
+        calls++;
+        throw new TypeError('fetch failed', { cause: new Error('other side closed') });
+      },
+    });
+    await expect(fetch('http://127.0.0.1:1/')).rejects.toThrow('fetch failed');
+    expect(calls).toBe(3);
+  });
+});
