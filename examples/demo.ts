@@ -6,7 +6,15 @@
  * The upstream goes through phases — healthy, flaky, down (hanging), still down, recovered,
  * a burst of slow requests — and every policy reports what it does: retries and their delays,
  * timeouts, the breaker opening, short-circuits, the half-open trial, recovery, bulkhead
- * rejections and fallbacks. A summary table ends it. Takes about 5 seconds.
+ * rejections and fallbacks. A summary table ends it.
+ *
+ * The requests are real, the time is the story's: the policies read an injected clock
+ * (examples/support/story-clock.ts) that moves only when the story says so. A wait that shows
+ * nothing real is skipped rather than slept through — the sleep window of the open breaker, each
+ * retry's backoff, and the deadline of a request the upstream has visibly stopped answering (the
+ * server reports it). Nothing else moves the clock, so a healthy request that is slow because the
+ * machine is busy never runs into its deadline: the same story, with the same times, is told on
+ * any machine, however loaded. Takes well under a second.
  *
  * Run: npm run demo   (or: npx tsx examples/demo.ts)
  */
@@ -23,15 +31,31 @@ import {
   TimeoutError,
 } from 'staunch';
 import { HttpError, type Mode, startFlakyServer } from './support/flaky-server.js';
+import { StoryClock } from './support/story-clock.js';
 
 const SLEEP_WINDOW = 1_000; // ms the breaker stays open before a trial call
+const TIMEOUT = 250; // ms per attempt
+
+/** The story's time (see the top of this file). */
+const clock = new StoryClock();
+/** Seeded random numbers for the retry's jitter, so the delays are the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Narration
 
 const started = performance.now();
 function say(who: string, what: string): void {
-  const t = `${Math.round(performance.now() - started)}`.padStart(5);
+  const t = `${Math.round(clock.now())}`.padStart(5);
   console.log(`${t} ms  ${who.padEnd(9)} ${what}`);
 }
 const describe = (error: unknown): string =>
@@ -74,6 +98,8 @@ const retry = new RetryPolicy({
   maxRetries: 2,
   backoff: exponential({ initial: 50, factor: 2 }), // 50, 100 ms
   jitter: 0.2,
+  random: seeded(11),
+  clock: clock.skipping, // a backoff shows nothing: skipped at once
   // Fast failures say "not now": retrying them at once only adds load.
   failOn: [CircuitOpenError, BulkheadRejectedError, (e) => e instanceof HttpError && e.status < 500],
 });
@@ -83,16 +109,17 @@ const breaker = new CircuitBreaker({
   rollingWindow: 10_000,
   buckets: 10,
   sleepWindow: SLEEP_WINDOW,
+  clock,
 });
-const bulkhead = new Bulkhead({ maxConcurrent: 3, maxQueue: 3, queueTimeout: 1_000 });
-const timeout = new Timeout(250); // ms per attempt
+const bulkhead = new Bulkhead({ maxConcurrent: 3, maxQueue: 3, queueTimeout: 1_000, clock });
+const timeout = new Timeout({ timeout: TIMEOUT, clock });
 
 const policy = pipeline(fallback, retry, breaker, bulkhead, timeout);
 
 retry.on('retry', ({ attempt, delay, outcome }) => {
   if (tally) tally.retries++;
   const why = outcome.kind === 'error' ? describe(outcome.error) : 'bad result';
-  say('retry', `attempt ${attempt} failed (${why}); attempt ${attempt + 1} in ${Math.round(delay)} ms`);
+  say('retry', `attempt ${attempt} failed (${why}); attempt ${attempt + 1} in ${Math.ceil(delay)} ms`);
 });
 retry.on('giveUp', ({ attempts, outcome }) => {
   const why = outcome.kind === 'error' ? describe(outcome.error) : 'bad result';
@@ -128,6 +155,8 @@ fallback.on('fallback', ({ error }) => {
 // The story
 
 const upstream = await startFlakyServer('ok');
+// The upstream has a request it will never answer: let the attempt's deadline pass at once.
+upstream.onHang = () => setImmediate(() => clock.advance(TIMEOUT));
 
 async function getQuote(id: number): Promise<Quote> {
   if (tally) tally.calls++;
@@ -173,20 +202,27 @@ async function sequential(from: number, count: number): Promise<void> {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Lets the breaker's sleep window pass (story time: nothing happens meanwhile). */
+function waitForSleepWindow(): void {
+  say('client', `${SLEEP_WINDOW} ms pass: the breaker's sleep window is over`);
+  clock.advance(SLEEP_WINDOW);
+}
+
+console.log(
+  'Times are story time (ms): waits that show nothing (the sleep window, backoffs, the deadline of a\n' +
+    'request the upstream never answers) are skipped, so the story is the same on any machine.',
+);
 
 try {
   await phase('1. healthy', 'ok', () => sequential(1, 3));
   await phase('2. flaky', 'flaky', () => sequential(4, 4));
   await phase('3. outage', 'hang', () => sequential(8, 4));
   await phase('4. still down', 'hang', async () => {
-    say('client', `waiting ${SLEEP_WINDOW} ms for the sleep window...`);
-    await sleep(SLEEP_WINDOW + 20);
+    waitForSleepWindow();
     await sequential(12, 2);
   });
   await phase('5. recovered', 'ok', async () => {
-    say('client', `waiting ${SLEEP_WINDOW} ms for the sleep window...`);
-    await sleep(SLEEP_WINDOW + 20);
+    waitForSleepWindow();
     await sequential(14, 3);
   });
   await phase('6. burst', { slow: 80 }, async () => {
@@ -223,5 +259,6 @@ console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const row of rows.slice(1)) console.log(line(row));
 const failed = tallies.reduce((n, t) => n + t.calls - t.ok - t.fallbacks, 0);
 console.log(
-  `\n${tallies.reduce((n, t) => n + t.calls, 0)} calls, ${failed} surfaced an error to the caller; took ${Math.round(performance.now() - started)} ms`,
+  `\n${tallies.reduce((n, t) => n + t.calls, 0)} calls, ${failed} surfaced an error to the caller; ` +
+    `story time ${Math.round(clock.now())} ms (real time ${Math.round(performance.now() - started)} ms)`,
 );

@@ -20,13 +20,18 @@ export interface FlakyServer {
   mode: Mode;
   /** Requests received so far. */
   readonly requests: number;
+  /**
+   * Called when a request arrives in `'hang'` mode: the upstream has visibly stopped answering it.
+   * The demo uses it to skip the deadline's wait instead of sleeping through it.
+   */
+  onHang: (() => void) | undefined;
   /** Stops listening and drops open connections (hung requests included). */
   close(): Promise<void>;
 }
 
 export async function startFlakyServer(initial: Mode = 'ok'): Promise<FlakyServer> {
   let requests = 0;
-  const state = { mode: initial };
+  const state: { mode: Mode; onHang: (() => void) | undefined } = { mode: initial, onHang: undefined };
   const timers = new Set<ReturnType<typeof setTimeout>>();
   const server = createServer((req, res) => {
     requests++;
@@ -38,7 +43,7 @@ export async function startFlakyServer(initial: Mode = 'ok'): Promise<FlakyServe
     if (mode === 'ok') reply(200);
     else if (mode === 'fail') reply(503);
     else if (mode === 'flaky') reply(requests % 2 === 0 ? 503 : 200);
-    else if (mode === 'hang') return;
+    else if (mode === 'hang') state.onHang?.();
     else {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -63,6 +68,12 @@ export async function startFlakyServer(initial: Mode = 'ok'): Promise<FlakyServe
     },
     get requests() {
       return requests;
+    },
+    get onHang() {
+      return state.onHang;
+    },
+    set onHang(listener: (() => void) | undefined) {
+      state.onHang = listener;
     },
     close() {
       for (const timer of timers) clearTimeout(timer);
