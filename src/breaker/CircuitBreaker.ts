@@ -1,8 +1,9 @@
-import { type Clock, systemClock } from '../core/clock.js';
-import { type Context, proceed } from '../core/context.js';
+import { type Clock, monotonic, systemClock } from '../core/clock.js';
+import { Context, type ExecutionContext, proceed } from '../core/context.js';
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../core/errors.js';
 import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
 import { Stage } from '../core/policy.js';
+import { reportError } from '../core/report.js';
 import { checkNumber, checkOptions, functionOption, numberOption, showValue } from '../core/validate.js';
 import type { Backoff } from '../retry/backoff.js';
 import { HalfOpenGate } from './HalfOpenGate.js';
@@ -36,16 +37,26 @@ export interface CircuitBreakerOptions {
   readonly errorThresholdPercentage?: number;
   /** Hystrix rule: counted calls the window must hold before it may trip (integer >= 0). Default 20. */
   readonly volumeThreshold?: number;
-  /** Length of the rolling statistics window, in milliseconds (> 0). Default 10000. */
+  /**
+   * Length of the rolling statistics window, in milliseconds (> 0, a multiple of `buckets`, so each
+   * bucket is a whole number of milliseconds, at least 1). Default 10000.
+   */
   readonly rollingWindow?: number;
-  /** Buckets the window is cut into (integer >= 1, dividing `rollingWindow` evenly). Default 10. */
+  /**
+   * Buckets the window is cut into: an integer from 1 to 1000 that divides `rollingWindow` evenly
+   * (as in Hystrix). The window's storage grows with it (about 0.8 KB per bucket once latencies are
+   * recorded). Default 10.
+   */
   readonly buckets?: number;
   /**
    * How long the breaker stays open before a trial call, in milliseconds (> 0): a number, or a
    * backoff (e.g. `exponential({ initial: 5000, max: 60000 })`) whose n-th delay is used for the
    * n-th consecutive open (the last repeats when it runs out; closing starts it over). The backoff
    * is iterated afresh each time (an array or a staunch backoff helper; not a one-shot generator).
-   * Default 5000, or the go-resiliency rule's `timeout`.
+   * It is followed for the first 1000 consecutive opens; later opens keep the 1000th delay (every
+   * practical backoff has reached its maximum long before). A backoff that throws or yields a bad
+   * delay does not fail the call: the last good delay is kept and a throw goes to the error
+   * reporter (`setErrorReporter`). Default 5000, or the go-resiliency rule's `timeout`.
    */
   readonly sleepWindow?: number | Backoff;
   /** Trial calls admitted at once in half-open (integer >= 1 or Infinity). Default 1. */
@@ -57,12 +68,23 @@ export interface CircuitBreakerOptions {
   readonly trialSuccesses?: number;
   /**
    * Errors that are not counted at all (neither success nor failure) and are rethrown unchanged,
-   * e.g. a validation error that says nothing about the dependency's health.
+   * e.g. a validation error that says nothing about the dependency's health. A predicate that
+   * throws counts as "not excluded" (the error is counted as a failure, and the call still rejects
+   * with its own error); the predicate's error goes to the error reporter (`setErrorReporter`).
    */
   readonly exclude?: ErrorMatcher | readonly ErrorMatcher[];
-  /** Classifies a result as a failure (return `true`); the result is still returned. */
+  /**
+   * Classifies a result as a failure (return `true`); the result is still returned. A classifier
+   * that throws counts as `false` (the result is a success, a half-open trial's included, so its
+   * trial slot is never held), the call still resolves with its result, and the classifier's error
+   * goes to the error reporter (`setErrorReporter`).
+   */
   readonly failureResult?: (result: unknown) => boolean;
-  /** Time source, for tests. Default {@link systemClock}. */
+  /**
+   * Time source, for tests. Default {@link systemClock}. Its readings are made monotonic: a step
+   * backwards (a `Date.now`-based clock after an NTP correction) counts as no time passing, so it
+   * cannot keep the breaker open longer than its sleep window of forward time.
+   */
   readonly clock?: Clock;
 }
 
@@ -124,7 +146,13 @@ export interface CircuitBreakerMetrics {
   readonly fallbackFailures: number;
   /** `floor(100 * errors / requests)`, 0 when there is no request. */
   readonly errorPercentage: number;
-  /** Calls running through the breaker now. */
+  /**
+   * Calls running now (Hystrix's `currentConcurrentExecutionCount`): calls that went through the
+   * breaker and reached the protected function, until their call through the breaker settles. A
+   * call still waiting in the queue of a `Bulkhead` inside the breaker is not counted until
+   * it leaves the queue and the function starts (Hystrix counts a command once it runs). A retry
+   * inside the breaker keeps its call counted between attempts.
+   */
   readonly concurrent: number;
   /** Latency of the counted calls, in milliseconds. */
   readonly latency: LatencyMetrics;
@@ -148,6 +176,10 @@ export interface CircuitBreakerSnapshot {
 }
 
 const OWNER = 'CircuitBreaker';
+/** The most buckets a rolling window may have. */
+const MAX_BUCKETS = 1000;
+/** The latest wall-clock time a `Date` can hold, in ms since the epoch. */
+const MAX_DATE = 8.64e15;
 /** Closed-state calls timed for latency metrics: one in `SAMPLE_MASK + 1`. */
 const SAMPLE_MASK = 7;
 const KNOWN = [
@@ -201,7 +233,8 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   readonly rollingWindow: number;
   /** Buckets of the rolling window. */
   readonly buckets: number;
-  private readonly _clock: Clock;
+  /** The clock, read as a monotonic, finite counter (see `monotonic`). */
+  private readonly _now: () => number;
   private readonly _machine: StateMachine;
   private readonly _window: RollingWindow;
   private readonly _trip: TripEvaluator;
@@ -222,6 +255,10 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
    * only a call or two does not hold them.
    */
   private _shared: SharedOutcome | undefined = undefined;
+  /** The chain and position last checked for a queue inside the breaker, and the answer. */
+  private _scanChain: readonly Stage[] | undefined = undefined;
+  private _scanNext = -1;
+  private _scanQueues = false;
 
   /**
    * @throws TypeError for an unknown option or an option of the wrong type; RangeError for a value
@@ -261,10 +298,11 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       min: 0,
       minExclusive: true,
     });
-    this.buckets = numberOption(OWNER, 'buckets', options.buckets, 10, { min: 1, integer: true });
+    this.buckets = numberOption(OWNER, 'buckets', options.buckets, 10, { min: 1, max: MAX_BUCKETS, integer: true });
+    // Divisible, with an integer bucket count: each bucket is a whole number of ms, so at least 1 ms.
     if (this.rollingWindow % this.buckets !== 0) {
       throw new RangeError(
-        `${OWNER}: rollingWindow (${this.rollingWindow} ms) must be divisible by buckets (${this.buckets})`,
+        `${OWNER}: rollingWindow (${this.rollingWindow} ms) must be divisible by buckets (${this.buckets}), so that each bucket is a whole number of milliseconds`,
       );
     }
     const goRule = this.rule.kind === 'go-resiliency' ? this.rule : undefined;
@@ -303,12 +341,17 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
       throw new TypeError(`${OWNER}: clock must be a Clock (an object with now()), got ${showValue(clock)}`);
     }
-    this._clock = clock;
+    this._now = monotonic(clock);
     const slowRule = this.rule.kind === 'slow-calls' ? this.rule : undefined;
     this._slowDuration = slowRule?.slowCallDuration ?? Number.POSITIVE_INFINITY;
     this._slowIsFailure = slowRule?.slowCallIsFailure === true;
     this._sampleMask = slowRule === undefined ? SAMPLE_MASK : 0;
-    this._machine = new StateMachine(sleep, firstSleep, new HalfOpenGate(trialCalls, trialSuccesses));
+    this._machine = new StateMachine(
+      sleep,
+      firstSleep,
+      new HalfOpenGate(trialCalls, trialSuccesses),
+      `${OWNER} "${name}"`,
+    );
     this._window = new RollingWindow(this.rollingWindow, this.buckets);
     this._trip = evaluator(this.rule, this.errorThresholdPercentage, this.volumeThreshold);
   }
@@ -317,8 +360,15 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
    * Restores a breaker saved with {@link CircuitBreaker.toJSON} (e.g. in another process): an open
    * circuit stays open for the rest of its sleep window (wall-clock time that passed meanwhile
    * counts), a half-open one admits a trial at once, forced states stay forced. The rolling window
-   * and rule counts start fresh.
-   * @throws TypeError when `snapshot` is not a snapshot.
+   * and rule counts start fresh. Takes constant time whatever `opens` is (a sleep-window backoff is
+   * stepped at most 1000 times, see `sleepWindow`).
+   *
+   * Every field is checked: `version` must be 1; `state` one of the five states; `retryAfter` a
+   * finite number of ms >= 0; `opens` an integer >= 0 (finite); `savedAt` a finite number of ms
+   * since the epoch, from 0 to 8.64e15 (the latest `Date`).
+   * @throws TypeError when `snapshot` is not an object or a field has the wrong type; RangeError
+   *   when a field's value is out of range (the message names the field and the value); the
+   *   constructor's errors for bad `options`.
    */
   static fromJSON(snapshot: CircuitBreakerSnapshot, options?: CircuitBreakerOptions): CircuitBreaker {
     const breaker = new CircuitBreaker(options);
@@ -328,7 +378,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
 
   /** The current state. Reading it never changes it; an open breaker reads half-open once its sleep window is over. */
   get state(): CircuitState {
-    return this._machine.read(this._clock.now());
+    return this._machine.read(this._now());
   }
 
   /** The sleep window in effect, in milliseconds (it grows with a backoff `sleepWindow`). */
@@ -366,12 +416,12 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
    * `fallbackFailures` of {@link metrics}), e.g. from a {@link Fallback}'s events.
    */
   recordFallback(success: boolean): void {
-    this._window.add(success ? FALLBACK_SUCCESS : FALLBACK_FAILURE, this._clock.now());
+    this._window.add(success ? FALLBACK_SUCCESS : FALLBACK_FAILURE, this._now());
   }
 
   /** The rolling statistics now. Costs O(buckets). */
   metrics(): CircuitBreakerMetrics {
-    const now = this._clock.now();
+    const now = this._now();
     const reading = this._window.read(now);
     const c = reading.counts;
     const successes = c[SUCCESS] as number;
@@ -405,12 +455,12 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
 
   /** Slow calls (per the slow-call rule) in the rolling window now. */
   slowCallCount(): number {
-    return this._window.read(this._clock.now()).counts[SLOW] as number;
+    return this._window.read(this._now()).counts[SLOW] as number;
   }
 
   /** A snapshot for {@link CircuitBreaker.fromJSON}. */
   toJSON(): CircuitBreakerSnapshot {
-    const now = this._clock.now();
+    const now = this._now();
     const m = this._machine;
     const state = m.read(now);
     return {
@@ -430,7 +480,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     let start = Number.NaN;
     let trial = false;
     if (machine.state !== 'closed' && machine.state !== 'forced-closed') {
-      start = this._clock.now();
+      start = this._now();
       try {
         trial = this._admit(start);
       } catch (error) {
@@ -438,10 +488,10 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       }
     } else if (++this._tick > this._sampleMask) {
       this._tick = 0;
-      start = this._clock.now();
+      start = this._now();
       if (this._shared === undefined && this._sampleMask !== 0)
         this._shared = new SharedOutcome(this, machine.generation);
-    } else if (this._shared !== undefined && !context.abortable) {
+    } else if (this._shared !== undefined && !context.abortable && !this._queues(context.chain, next)) {
       // Untimed, not a trial, and never cancelled (so `context` is not needed): no closure per call.
       let shared = this._shared;
       if (shared.generation !== machine.generation) shared = this._shared = new SharedOutcome(this, machine.generation);
@@ -449,6 +499,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       return proceed(context, next).then(shared.onValue, shared.onError);
     }
     const generation = machine.generation;
+    if (this._queues(context.chain, next)) return this._runQueued(context, next, generation, start, trial);
     this._concurrent++;
     // `then` rather than an async function: measurably less overhead per call.
     return proceed(context, next).then(
@@ -459,6 +510,64 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       },
       (error: unknown) => {
         this._concurrent--;
+        this._onError(error, generation, start, trial, context);
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Whether a stage after position `next` of `chain` can hold a call before it reaches the function
+   * (a bulkhead with a queue). Remembered for the last chain seen: a breaker is usually in one.
+   */
+  private _queues(chain: readonly Stage[], next: number): boolean {
+    if (chain !== this._scanChain || next !== this._scanNext) {
+      let queues = false;
+      for (let i = next; i < chain.length; i++) {
+        const maxQueue = (chain[i] as { maxQueue?: unknown }).maxQueue;
+        if (typeof maxQueue === 'number' && maxQueue > 0) queues = true;
+      }
+      this._scanChain = chain;
+      this._scanNext = next;
+      this._scanQueues = queues;
+    }
+    return this._scanQueues;
+  }
+
+  /**
+   * A call with a queue between the breaker and the function: it counts in `concurrent` only from
+   * the moment the function starts (a context whose `fn` marks it) until the call settles.
+   */
+  private _runQueued(
+    context: Context,
+    next: number,
+    generation: number,
+    start: number,
+    trial: boolean,
+  ): Promise<unknown> {
+    const fn = context.fn;
+    // 0: waiting, 1: reached the function (counted), 2: settled.
+    let phase = 0;
+    const marked = (ctx: ExecutionContext): unknown => {
+      if (phase === 0) {
+        phase = 1;
+        this._concurrent++;
+      }
+      return fn(ctx);
+    };
+    const inner = new Context(marked, context.chain, context.attempt, context, undefined);
+    const done = (): void => {
+      if (phase === 1) this._concurrent--;
+      phase = 2;
+    };
+    return proceed(inner, next).then(
+      (result) => {
+        done();
+        this._onResult(result, generation, start, trial);
+        return result;
+      },
+      (error: unknown) => {
+        done();
         this._onError(error, generation, start, trial, context);
         throw error;
       },
@@ -512,14 +621,14 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
 
   /** @internal */
   _onResult(result: unknown, generation: number, start: number, trial: boolean): void {
-    const now = this._clock.now();
+    const now = this._now();
     const latency = now - start;
     if (generation !== this._machine.generation) {
       if (this._events.listening('ignored')) this._events.emit('ignored', { reason: 'stale', error: undefined });
       return;
     }
     const slow = latency >= this._slowDuration;
-    if (this._failureResult?.(result) === true) {
+    if (this._failureResult !== undefined && this._isFailureResult(result)) {
       this._failed(FAILURE, 'result', undefined, result, now, latency, trial);
     } else if (slow && this._slowIsFailure) {
       this._failed(FAILURE, 'slow', undefined, result, now, latency, trial);
@@ -539,7 +648,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
 
   /** @internal `context` is undefined for a call that nothing could abort. */
   _onError(error: unknown, generation: number, start: number, trial: boolean, context: Context | undefined): void {
-    const now = this._clock.now();
+    const now = this._now();
     const m = this._machine;
     const current = generation === m.generation;
     let reason: 'excluded' | 'cancelled' | 'stale' | undefined;
@@ -556,6 +665,16 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     else if (error instanceof BulkheadRejectedError) {
       this._failed(REJECTION, 'rejection', error, undefined, now, latency, trial);
     } else this._failed(FAILURE, 'error', error, undefined, now, latency, trial);
+  }
+
+  /** `failureResult`'s verdict; a classifier that throws says no (and is reported). */
+  private _isFailureResult(result: unknown): boolean {
+    try {
+      return (this._failureResult as (result: unknown) => boolean)(result) === true;
+    } catch (error) {
+      reportError(error, `${OWNER} "${this.name}" failureResult`);
+      return false;
+    }
   }
 
   private _failed(
@@ -589,7 +708,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       this._window.clear();
       this._trip.reset();
     }
-    const from = this._machine.read(this._clock.now());
+    const from = this._machine.read(this._now());
     this._machine.settle(state);
     this._changed(from);
   }
@@ -597,35 +716,35 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   /** Emits `stateChange` when the state read now differs from `from`. */
   private _changed(from: CircuitState): void {
     if (!this._events.listening('stateChange')) return;
-    const to = this._machine.read(this._clock.now());
+    const to = this._machine.read(this._now());
     if (from !== to) this._events.emit('stateChange', { from, to });
   }
 
   private _restore(snapshot: CircuitBreakerSnapshot): void {
-    const s = snapshot as Partial<CircuitBreakerSnapshot> | null;
-    if (
-      typeof s !== 'object' ||
-      s === null ||
-      s.version !== 1 ||
-      !STATES.includes(s.state as CircuitState) ||
-      typeof s.retryAfter !== 'number' ||
-      !(s.retryAfter >= 0) ||
-      typeof s.opens !== 'number' ||
-      !Number.isInteger(s.opens) ||
-      s.opens < 0 ||
-      typeof s.savedAt !== 'number' ||
-      !Number.isFinite(s.savedAt)
-    ) {
-      throw new TypeError(`${OWNER}.fromJSON(): not a circuit breaker snapshot (version 1): ${showValue(snapshot)}`);
+    const where = `${OWNER}.fromJSON()`;
+    if (typeof snapshot !== 'object' || snapshot === null || Array.isArray(snapshot)) {
+      throw new TypeError(`${where}: not a circuit breaker snapshot (version 1): ${showValue(snapshot)}`);
     }
+    const s = snapshot as { [K in keyof CircuitBreakerSnapshot]?: unknown };
+    checkNumber(where, 'snapshot.version', s.version, {});
+    if (s.version !== 1) throw new RangeError(`${where}: snapshot.version must be 1, got ${showValue(s.version)}`);
+    if (typeof s.state !== 'string') {
+      throw new TypeError(`${where}: snapshot.state must be a string, got ${showValue(s.state)}`);
+    }
+    if (!STATES.includes(s.state as CircuitState)) {
+      throw new RangeError(`${where}: snapshot.state must be one of ${STATES.join(', ')}, got ${showValue(s.state)}`);
+    }
+    const retryAfter = checkNumber(where, 'snapshot.retryAfter', s.retryAfter, { min: 0 });
+    const opens = checkNumber(where, 'snapshot.opens', s.opens, { min: 0, integer: true });
+    const savedAt = checkNumber(where, 'snapshot.savedAt', s.savedAt, { min: 0, max: MAX_DATE });
     const m = this._machine;
-    const now = this._clock.now();
+    const now = this._now();
     switch (s.state) {
       case 'open':
       case 'half-open': {
-        const elapsed = Math.max(0, Date.now() - s.savedAt);
-        const remaining = s.state === 'open' ? Math.max(0, s.retryAfter - elapsed) : 0;
-        m.restoreOpen(now, Math.max(1, s.opens), remaining);
+        const elapsed = Math.max(0, Date.now() - savedAt);
+        const remaining = s.state === 'open' ? Math.max(0, retryAfter - elapsed) : 0;
+        m.restoreOpen(now, Math.max(1, opens), remaining);
         break;
       }
       case 'isolated':

@@ -24,14 +24,17 @@ export function binOf(ms: number): number {
   return EXACT + (e - 4) * SUB + ((v >>> (e - SUB_BITS)) & (SUB - 1));
 }
 
-/** @internal The value that stands for a bin: the middle of its range of whole milliseconds. */
+/**
+ * @internal The value that stands for a bin: the middle of its range of whole milliseconds, rounded
+ * half up to a whole millisecond (a bin's range has an even width, so its exact middle is x.5).
+ */
 export function binValue(bin: number): number {
   if (bin < EXACT) return bin;
   if (bin >= BINS - 1) return 2 ** MAX_EXPONENT;
   const e = 4 + Math.floor((bin - EXACT) / SUB);
   const width = 2 ** (e - SUB_BITS);
   const low = (SUB + ((bin - EXACT) % SUB)) * width;
-  return low + (width - 1) / 2;
+  return low + width / 2;
 }
 
 /** The percentiles a circuit breaker reports (Hystrix's set). */
@@ -42,18 +45,20 @@ export type Percentile = (typeof PERCENTILES)[number];
 
 /** Latency of the calls in the rolling window, in milliseconds. */
 export interface LatencyMetrics {
-  /** The mean latency (exact, not binned); 0 when no call ran. */
+  /** The mean latency, in milliseconds (exact, not binned, so it may have a fraction); 0 when no call ran. */
   readonly mean: number;
   /**
-   * Latency at each percentile (from the log-scale histogram, within about 6 %); "0" and "100" are
-   * the exact minimum and maximum. All 0 when no call ran.
+   * Latency at each percentile, in whole milliseconds (truncated, as Hystrix reports them): from
+   * the log-scale histogram, within about 6 %; "0" and "100" are the minimum and maximum. All 0
+   * when no call ran.
    */
   readonly percentiles: Readonly<Record<Percentile, number>>;
 }
 
 /**
  * @internal Percentiles from merged bin counts: the value of the bin holding the
- * `ceil(p/100 * count)`-th smallest latency, clamped into the exact [min, max].
+ * `ceil(p/100 * count)`-th smallest latency, clamped into [min, max]; every value is a whole
+ * number of milliseconds (min and max are truncated, as each latency is when it is binned).
  */
 export function latencyMetrics(
   bins: Uint32Array,
@@ -67,6 +72,9 @@ export function latencyMetrics(
     for (const p of PERCENTILES) percentiles[p] = 0;
     return { mean: 0, percentiles };
   }
+  // Whole milliseconds, as binOf() counts them: a raw min of 3.27 ms is in bin 3 and reads 3.
+  const low = Math.floor(min);
+  const high = Math.floor(max);
   let bin = 0;
   let seen = 0;
   for (const p of PERCENTILES) {
@@ -75,9 +83,9 @@ export function latencyMetrics(
       seen += bins[bin] as number;
       bin++;
     }
-    percentiles[p] = Math.min(max, Math.max(min, binValue(bin)));
+    percentiles[p] = Math.min(high, Math.max(low, binValue(bin)));
   }
-  percentiles['0'] = min;
-  percentiles['100'] = max;
+  percentiles['0'] = low;
+  percentiles['100'] = high;
   return { mean: sum / count, percentiles };
 }

@@ -1,5 +1,13 @@
+import { reportError } from '../core/report.js';
 import type { Backoff } from '../retry/backoff.js';
 import type { HalfOpenGate } from './HalfOpenGate.js';
+
+/**
+ * @internal A sleep-window backoff is followed for this many consecutive opens; later opens keep
+ * its last delay. Bounds the work of restoring a snapshot with a huge `opens` (and of a breaker
+ * that re-opens for ever): every practical backoff has long reached its maximum by then.
+ */
+export const MAX_BACKOFF_OPENS = 1000;
 
 /**
  * A circuit breaker's state. `'isolated'` is forced open (every call rejected until
@@ -27,17 +35,24 @@ export class StateMachine {
   readonly gate: HalfOpenGate;
   private readonly _backoff: Backoff | undefined;
   private _delays: Iterator<number> | undefined = undefined;
+  /** The backoff ran out (or broke): its last delay is final until the breaker closes. */
+  private _exhausted = false;
   private readonly _firstSleep: number;
+  /** Where a throwing backoff is reported. */
+  private readonly _source: string;
 
   /**
    * @param sleepWindow a fixed sleep window in ms, or a backoff whose n-th delay is used for the
-   *   n-th consecutive open (the last one repeats when it runs out; closing starts it over).
+   *   n-th consecutive open (the last one repeats when it runs out; closing starts it over; from
+   *   open {@link MAX_BACKOFF_OPENS} on the delay no longer changes).
+   * @param source names the owner when a backoff that throws is reported.
    */
-  constructor(sleepWindow: number | Backoff, firstSleep: number, gate: HalfOpenGate) {
+  constructor(sleepWindow: number | Backoff, firstSleep: number, gate: HalfOpenGate, source = 'CircuitBreaker') {
     this._backoff = typeof sleepWindow === 'number' ? undefined : sleepWindow;
     this._firstSleep = firstSleep;
     this.sleepWindow = firstSleep;
     this.gate = gate;
+    this._source = source;
   }
 
   /** The state as seen at `now` (never changes anything). */
@@ -69,19 +84,30 @@ export class StateMachine {
   settle(state: 'closed' | 'forced-closed' | 'isolated'): void {
     this.opens = 0;
     this._delays = undefined;
+    this._exhausted = false;
     this.sleepWindow = this._firstSleep;
     this.retryAt = state === 'isolated' ? Number.POSITIVE_INFINITY : 0;
     this._enter(state);
   }
 
-  /** Restores an open state after `opens` opens, with `remaining` ms of sleep window left. */
+  /**
+   * Restores an open state after `opens` opens, with `remaining` ms of sleep window left. Bounded
+   * work whatever `opens` is: a backoff is stepped at most {@link MAX_BACKOFF_OPENS} times (and not
+   * past its end).
+   */
   restoreOpen(now: number, opens: number, remaining: number): void {
     this.opens = 0;
     this._delays = undefined;
-    for (let i = 0; i < opens; i++) {
-      this.opens++;
-      if (this._backoff !== undefined) this.sleepWindow = this._nextDelay();
+    this._exhausted = false;
+    this.sleepWindow = this._firstSleep;
+    if (this._backoff !== undefined) {
+      const steps = Math.min(opens, MAX_BACKOFF_OPENS);
+      for (let i = 1; i <= steps && !this._exhausted; i++) {
+        this.opens = i;
+        this.sleepWindow = this._nextDelay();
+      }
     }
+    this.opens = opens;
     this.retryAt = now + Math.min(remaining, this.sleepWindow);
     this._enter('open');
   }
@@ -91,13 +117,27 @@ export class StateMachine {
     this.generation++;
   }
 
+  /** The delay of open number `this.opens` (already counted). Never throws. */
   private _nextDelay(): number {
-    this._delays ??= (this._backoff as Backoff)[Symbol.iterator]();
-    const step = this._delays.next();
-    // An exhausted or broken backoff keeps the last good delay: a breaker must not throw here.
-    if (step.done === true || !(typeof step.value === 'number' && step.value >= 0 && step.value < Infinity)) {
-      return this.opens <= 1 ? this._firstSleep : this.sleepWindow;
+    const last = this.opens <= 1 ? this._firstSleep : this.sleepWindow;
+    if (this._exhausted || this.opens > MAX_BACKOFF_OPENS) return last;
+    let step: IteratorResult<number>;
+    try {
+      this._delays ??= (this._backoff as Backoff)[Symbol.iterator]();
+      step = this._delays.next();
+    } catch (error) {
+      // A breaker must not throw while it opens: the call's own outcome stands, the bug is reported.
+      reportError(error, `${this._source} sleepWindow backoff`);
+      this._exhausted = true;
+      return last;
     }
+    // An exhausted backoff keeps its last delay for good; a bad delay (NaN, negative, Infinity)
+    // keeps the last good one.
+    if (step.done === true) {
+      this._exhausted = true;
+      return last;
+    }
+    if (!(typeof step.value === 'number' && step.value >= 0 && step.value < Infinity)) return last;
     return step.value;
   }
 }

@@ -85,16 +85,16 @@ describe('CircuitBreaker persistence', () => {
     expect(restored.sleepWindow).toBe(400);
   });
 
-  it('rejects what is not a snapshot', () => {
+  it('rejects what is not a snapshot (wrong type: TypeError; wrong value: RangeError)', () => {
+    for (const bad of [null, 42, {}]) {
+      expect(() => CircuitBreaker.fromJSON(bad as unknown as CircuitBreakerSnapshot)).toThrow(TypeError);
+    }
     for (const bad of [
-      null,
-      42,
-      {},
       { version: 2, state: 'open', retryAfter: 0, opens: 0, savedAt: 0 },
       { version: 1, state: 'ajar', retryAfter: 0, opens: 0, savedAt: 0 },
       { version: 1, state: 'open', retryAfter: -1, opens: 0, savedAt: 0 },
     ]) {
-      expect(() => CircuitBreaker.fromJSON(bad as unknown as CircuitBreakerSnapshot)).toThrow(TypeError);
+      expect(() => CircuitBreaker.fromJSON(bad as unknown as CircuitBreakerSnapshot)).toThrow(RangeError);
     }
   });
 });
