@@ -1,32 +1,51 @@
 import express from 'express';
+import express4 from 'express4';
 import { describe, expect, it } from 'vitest';
-import { staunch, staunchErrorHandler } from '../../src/integrations/express/index.js';
+import { asyncHandler, staunch, staunchErrorHandler } from '../../src/integrations/express/index.js';
 import { closeServer } from './helpers.js';
 import { isolatedBreaker, Recorder, serverSuite } from './server-suite.js';
 
-serverSuite('express', async (routes) => {
-  const app = express();
-  for (const [path, route] of Object.entries(routes)) {
-    app.get(
-      path,
-      staunch({
-        policy: route.policy,
-        ...(route.key ? { key: (req: express.Request) => route.key!(req.path) } : {}),
-        ...route.mapping,
-      }),
-      async (_req, res) => {
-        const result = await route.handler(res.locals.signal as AbortSignal);
-        if (!res.headersSent) res.status(result.status).send(result.body);
-      },
-    );
-  }
-  app.use(staunchErrorHandler());
-  const server = await new Promise<import('node:http').Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const { port } = server.address() as import('node:net').AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
-});
+/** Express 5 (the devDependency `express`) and Express 4 (`express4`): the peer range covers both. */
+const majors: readonly (readonly [string, typeof express])[] = [
+  ['5', express],
+  ['4', express4 as typeof express],
+];
+
+for (const [major, createApp] of majors) {
+  serverSuite(
+    `express ${major}`,
+    async (routes) => {
+      const app = createApp();
+      for (const [path, route] of Object.entries(routes)) {
+        app.get(
+          path,
+          staunch({
+            policy: route.policy,
+            ...(route.key ? { key: (req: express.Request) => route.key!(req.path) } : {}),
+            ...route.mapping,
+          }),
+          // asyncHandler: safe on Express 4, which ignores a handler's promise.
+          asyncHandler(async (_req, res) => {
+            const result = await route.handler(res.locals.signal as AbortSignal, {
+              beginBody: (chunk) => {
+                res.status(200).type('text/plain');
+                res.write(chunk);
+              },
+            });
+            if (!res.headersSent) res.status(result.status).send(result.body);
+          }),
+        );
+      }
+      app.use(staunchErrorHandler());
+      const server = await new Promise<import('node:http').Server>((resolve) => {
+        const s = app.listen(0, '127.0.0.1', () => resolve(s));
+      });
+      const { port } = server.address() as import('node:net').AddressInfo;
+      return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) };
+    },
+    { halfSent: true },
+  );
+}
 
 describe('staunch/express options', () => {
   it('validates at construction', () => {

@@ -3,18 +3,30 @@
  * file supplies an adapter that mounts the routes with its middleware and hands the handler the
  * call's signal from wherever that framework exposes it.
  */
+import { request as httpGet } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/bulkhead/index.js';
 import type { Context } from '../../src/core/context.js';
 import { proceed } from '../../src/core/context.js';
 import { Stage } from '../../src/core/policy.js';
-import { CircuitOpenError, type Policy, pipeline, Timeout, TimeoutError } from '../../src/index.js';
+import { CircuitOpenError, Fallback, type Policy, pipeline, Timeout, TimeoutError } from '../../src/index.js';
+import { httpResponse } from '../../src/integrations/shared/answer.js';
 import type { ErrorMappingOptions } from '../../src/integrations/shared/http.js';
 import { aborted, deferred } from './helpers.js';
 
+/** What an adapter lets a handler do besides answering. */
+export interface HandlerTools {
+  /**
+   * Sends status 200, the headers and `chunk` as the start of a body that is not ended yet (a
+   * response being streamed). Absent where the framework cannot send part of a response before the
+   * handler returns (Hono).
+   */
+  readonly beginBody?: (chunk: string) => void;
+}
+
 /** What a route handler does: gets the call's signal, answers with a status and a body. */
-export type RouteHandler = (signal: AbortSignal) => Promise<{ status: number; body: string }>;
+export type RouteHandler = (signal: AbortSignal, tools: HandlerTools) => Promise<{ status: number; body: string }>;
 
 export interface Route {
   readonly policy: Policy<unknown> | ((key: string) => Policy<unknown>);
@@ -53,7 +65,25 @@ export function isolatedBreaker(): CircuitBreaker {
   return breaker;
 }
 
-export function serverSuite(name: string, start: StartServer): void {
+/** GETs `url` with node:http and resolves when the client sees the connection close. */
+function getUntilClose(url: string): Promise<{ status: number | undefined; body: string; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      // A response cut short errors ('aborted'); the test looks at `complete` instead.
+      res.on('error', () => {});
+      res.on('close', () => resolve({ status: res.statusCode, body, complete: res.complete }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export function serverSuite(name: string, start: StartServer, capabilities: { halfSent: boolean }): void {
   describe(`${name} middleware over HTTP`, () => {
     let close: (() => Promise<void>) | undefined;
     afterEach(async () => {
@@ -217,6 +247,92 @@ export function serverSuite(name: string, start: StartServer): void {
       const ok = await fetch(`${url}/ok`);
       expect(await ok.text()).toBe('fine');
       expect(recorder.failures).toHaveLength(2);
+    });
+
+    // Issue 11 item 1: a Timeout firing while the body is being written left the connection open.
+    it.runIf(capabilities.halfSent)(
+      'ends a response half-sent when the deadline fires: the client sees the connection close',
+      { timeout: 10_000 },
+      async () => {
+        const url = await serve({
+          '/stream': {
+            policy: new Timeout(50),
+            handler: async (signal, tools) => {
+              tools.beginBody!('partial');
+              await aborted(signal);
+              // As the README's handlers do: give up with the abort reason.
+              throw signal.reason;
+            },
+          },
+        });
+        // Before the fix this never resolved (the connection stayed open): the test timed out.
+        const seen = await getUntilClose(`${url}/stream`);
+        expect(seen.status).toBe(200);
+        expect(seen.body).toBe('partial');
+        // Cut short, not ended as if complete: the client can tell the body is truncated.
+        expect(seen.complete).toBe(false);
+      },
+    );
+
+    // Issue 11 item 9: a Fallback's answer for a shed request was lost (Express: no response at
+    // all, Koa: 404, Hono: 500); the four frameworks now send it.
+    it("sends a Fallback's value when the handler did not answer, never over the handler's own response", async () => {
+      const held = deferred();
+      const bulkhead = new Bulkhead({ maxConcurrent: 1, maxQueue: 0 });
+      const holding = bulkhead.execute(() => held.promise);
+      const cached = () => new Fallback(() => ({ cached: true }));
+      let ran = 0;
+      const handler: RouteHandler = async () => {
+        ran++;
+        return { status: 200, body: 'fresh' };
+      };
+      const url = await serve({
+        '/shed': { policy: pipeline(cached(), bulkhead), handler },
+        '/open': { policy: pipeline(new Fallback(() => 'from cache'), isolatedBreaker()), handler },
+        '/custom': {
+          policy: pipeline(
+            new Fallback(() => httpResponse({ status: 503, headers: { 'retry-after': '9' }, body: 'busy' })),
+            new OpenCircuit(),
+          ),
+          handler,
+        },
+        '/nothing': { policy: pipeline(new Fallback(() => undefined), new OpenCircuit()), handler },
+        '/throws': {
+          policy: cached(),
+          handler: async () => {
+            throw new Error('handler failed before answering');
+          },
+        },
+        '/fresh': { policy: cached(), handler },
+        '/500': { policy: cached(), handler: async () => ({ status: 500, body: 'broken' }) },
+      });
+      const shed = await fetch(`${url}/shed`);
+      expect(shed.status).toBe(200);
+      expect(shed.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await shed.json()).toEqual({ cached: true });
+      const open = await fetch(`${url}/open`);
+      expect(open.status).toBe(200);
+      expect(open.headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(await open.text()).toBe('from cache');
+      const custom = await fetch(`${url}/custom`);
+      expect(custom.status).toBe(503);
+      expect(custom.headers.get('retry-after')).toBe('9');
+      expect(await custom.text()).toBe('busy');
+      const nothing = await fetch(`${url}/nothing`);
+      expect(nothing.status).toBe(204);
+      expect(await nothing.text()).toBe('');
+      const thrown = await fetch(`${url}/throws`);
+      expect(thrown.status).toBe(200);
+      expect(await thrown.json()).toEqual({ cached: true });
+      expect(ran).toBe(0);
+      // The handler's own answers stand, a 500 included.
+      const fresh = await fetch(`${url}/fresh`);
+      expect(await fresh.text()).toBe('fresh');
+      const broken = await fetch(`${url}/500`);
+      expect(broken.status).toBe(500);
+      expect(await broken.text()).toBe('broken');
+      held.resolve();
+      await holding;
     });
 
     it('keeps one policy per key in a bounded LRU', async () => {

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { ExecutionContext, Policy } from '../../index.js';
+import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';
 import {
   checkMappingOptions,
   type ErrorMappingOptions,
@@ -20,6 +21,7 @@ import {
 } from '../shared/http.js';
 import { type NodeResponseLike, responseDone, watchClient } from '../shared/node.js';
 
+export { httpResponse } from '../shared/answer.js';
 export {
   defaultBody,
   type ErrorMappingOptions,
@@ -31,10 +33,26 @@ export {
   toErrorResponse,
 } from '../shared/http.js';
 
-/** Options of the plugin; a route may override any of them with `config: { staunch: {...} }`. */
+/**
+ * Options of the plugin; a route may override any of them with `config: { staunch: {...} }`.
+ *
+ * `policy` at the plugin level protects every route of the scope, one policy per route by default
+ * (as Hystrix isolates each command): give a factory, which is called once per route with the
+ * route's key (`'GET /users/:id'`; with `key`, once per route and key). A policy instance is one
+ * object, so it would be shared by every route — one breaker opened by `/bad` would refuse
+ * `/good` too: the plugin refuses it unless `shared: true` says that sharing is meant (e.g. one
+ * bulkhead bounding the whole server). In a route's own `config.staunch`, an instance protects
+ * that route only.
+ */
 export interface StaunchFastifyOptions extends ErrorMappingOptions, Partial<PolicySelection<FastifyRequest>> {
   /** Which reply statuses count as a failure of the protected call. Default: any 5xx. */
   readonly failureStatus?: FailureStatus;
+  /**
+   * Plugin level only: `true` lets a policy instance given to the plugin be shared by every route
+   * of its scope (their calls then count together: one breaker, one bulkhead for all). Default
+   * `false`: the plugin's `policy` must be a factory, called once per route.
+   */
+  readonly shared?: boolean;
 }
 
 declare module 'fastify' {
@@ -69,29 +87,48 @@ function sendReply(reply: FastifyReply, response: ErrorResponse): void {
   reply.code(response.status).headers(response.headers).type(type).send(text);
 }
 
-function protect(original: Handler, options: StaunchFastifyOptions): Handler {
+/** A route's key for a plugin-level policy factory: its method(s) and URL pattern. */
+function routeKey(route: RouteOptions): string {
+  const methods = Array.isArray(route.method) ? route.method.join(',') : String(route.method);
+  return `${methods} ${route.url}`;
+}
+
+function protect(original: Handler, options: StaunchFastifyOptions, routeId: string): Handler {
   checkMappingOptions(OWNER, options);
   if (options.policy === undefined) throw new TypeError(`${OWNER}: no policy for the route`);
-  const select = policySelector<FastifyRequest>(OWNER, options as PolicySelection<FastifyRequest>);
+  // A factory without a key: one policy for the route (its key is the route's).
+  const selection =
+    typeof options.policy === 'function' && options.key === undefined
+      ? { ...options, key: () => routeId, maxPolicies: 1 }
+      : options;
+  const select = policySelector<FastifyRequest>(OWNER, selection as PolicySelection<FastifyRequest>);
   const failureStatus = options.failureStatus ?? serverErrorStatus;
 
   return async function staunchHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const policy: Policy<unknown> = select(request);
-    const raw = reply.raw as unknown as NodeResponseLike;
+    const raw = reply.raw as unknown as NodeResponseLike & HalfSentLike;
     const client = watchClient(raw);
+    // What the handler produced, once it returned (a fallback's value may not replace it).
+    let produced: { readonly result: unknown } | undefined;
     try {
-      return await policy.execute(
+      const value = await policy.execute(
         async (ctx) => {
           request.staunch = ctx;
           const signal = ctx.signal;
-          // Answer a timeout as it fires, before the handler's own abort listener can.
+          // Answer a timeout as it fires, before the handler's own abort listener can; a reply
+          // already started (a streamed body) cannot be answered: it is cut, never left open.
           const onAbort = (): void => {
+            if (raw.headersSent) {
+              cutHalfSent(raw);
+              return;
+            }
             const mapped = reply.sent ? undefined : toErrorResponse(signal.reason, options);
             if (mapped !== undefined) sendReply(reply, mapped);
           };
           signal.addEventListener('abort', onAbort);
           try {
             const result = await original.call(this, request, reply);
+            produced = { result };
             // A handler that sends by itself (or returns the reply) is done when the response is.
             if ((result === undefined || result === reply) && !raw.writableFinished) {
               if (!(await responseDone(raw))) return result;
@@ -104,9 +141,20 @@ function protect(original: Handler, options: StaunchFastifyOptions): Handler {
         },
         { signal: client.signal },
       );
+      if (produced !== undefined) return produced.result;
+      // A value the handler did not produce: a Fallback answered for a request it shed or whose
+      // handler threw.
+      if (reply.sent || raw.headersSent || client.signal.aborted) return reply;
+      sendReply(reply, fallbackAnswer(value));
+      return reply;
     } catch (error) {
       if (error instanceof StatusFailureWithResult) return error.result;
-      if (reply.sent || client.signal.aborted) return reply;
+      if (client.signal.aborted) return reply;
+      if (raw.headersSent) {
+        cutHalfSent(raw);
+        return reply;
+      }
+      if (reply.sent) return reply;
       const mapped = toErrorResponse(error, options);
       if (mapped === undefined) throw error;
       sendReply(reply, mapped);
@@ -122,20 +170,48 @@ function protect(original: Handler, options: StaunchFastifyOptions): Handler {
  * of its scope (it does not add a scope of its own), a route can set `config: { staunch: {...} }`
  * to use other options (e.g. its own policy) or `config: { staunch: false }` to opt out.
  *
+ * - Each route gets its own policy by default: the plugin's `policy` is a factory called once per
+ *   route (`'GET /users/:id'`), so a breaker opened by one route never refuses another. A policy
+ *   instance shared by every route needs `shared: true` (registering one without it fails with a
+ *   `TypeError`).
  * - The call's context is `request.staunch` (`signal`: aborted on client disconnect or timeout).
  * - `BulkheadRejectedError` → 503 (or 429) with `Retry-After`; `CircuitOpenError` → 503 with
  *   `Retry-After` from the breaker; `TimeoutError` → 504. Other errors go to Fastify's error
  *   handler.
- * - A reply with a failure status (5xx) counts as a failure of the call.
+ * - A reply with a failure status (5xx) counts as a failure of the call, and so does a handler's
+ *   error.
+ * - A reply already started when the call fails (a `Timeout` firing while a body streams) is cut:
+ *   the connection is destroyed, never left open.
+ * - A `Fallback` in the policy answers for a request the handler did not answer — shed by a
+ *   bulkhead, refused by an open breaker, or whose handler threw: its value is the reply (200, a
+ *   string as `text/plain`, anything else as JSON; `undefined` → 204; an {@link httpResponse} is
+ *   sent as is). It never replaces a reply the handler produced, nor a timeout's 504, which is
+ *   final when the deadline fires (use `mapError` to answer a timeout differently).
+ *
+ * Fastify 4 and 5 are supported.
  *
  * @example
- * await app.register(staunchPlugin, { policy: pipeline(bulkhead, new Timeout(2000)) });
+ * // One bulkhead and timeout per route:
+ * await app.register(staunchPlugin, { policy: () => pipeline(new Bulkhead({ maxConcurrent: 20 }), new Timeout(2000)) });
  */
 export const staunchPlugin: FastifyPluginCallback<StaunchFastifyOptions> = Object.assign(
   function staunch(fastify: FastifyInstance, options: StaunchFastifyOptions, done: (error?: Error) => void): void {
     try {
       checkMappingOptions(OWNER, options);
-      if (options.policy !== undefined) policySelector(OWNER, options as PolicySelection<FastifyRequest>);
+      if (options.shared !== undefined && typeof options.shared !== 'boolean') {
+        throw new TypeError(`${OWNER}: shared must be a boolean, got ${typeof options.shared}`);
+      }
+      if (options.policy !== undefined && typeof options.policy !== 'function' && options.shared !== true) {
+        throw new TypeError(
+          `${OWNER}: the plugin's policy is one instance, which every route would share (one breaker ` +
+            'for all routes). Pass a factory, called once per route: `policy: (route) => new CircuitBreaker()`, ' +
+            'or `shared: true` to share it on purpose',
+        );
+      }
+      if (options.policy !== undefined) {
+        // Validates the policy and the keyed options (a route's key stands in for a missing one).
+        policySelector(OWNER, { ...options, key: options.key ?? (() => '') } as PolicySelection<FastifyRequest>);
+      }
     } catch (error) {
       done(error as Error);
       return;
@@ -147,7 +223,7 @@ export const staunchPlugin: FastifyPluginCallback<StaunchFastifyOptions> = Objec
       if (own === false) return;
       const merged: StaunchFastifyOptions = own === undefined ? options : { ...options, ...own };
       if (merged.policy === undefined) return;
-      route.handler = protect(route.handler as Handler, merged) as RouteOptions['handler'];
+      route.handler = protect(route.handler as Handler, merged, routeKey(route)) as RouteOptions['handler'];
     });
     done();
   },

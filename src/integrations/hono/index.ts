@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { fallbackAnswer, isBodiless } from '../shared/answer.js';
 import {
   checkMappingOptions,
   type ErrorMappingOptions,
@@ -19,6 +20,7 @@ import {
   toErrorResponse,
 } from '../shared/http.js';
 
+export { httpResponse } from '../shared/answer.js';
 export {
   defaultBody,
   type ErrorMappingOptions,
@@ -42,8 +44,9 @@ export interface StaunchHonoOptions extends ErrorMappingOptions, PolicySelection
   readonly failureStatus?: FailureStatus;
 }
 
-/** A web `Response` for a mapped error. */
+/** A web `Response` for a mapped error (or a fallback's answer). A 204, 205 or 304 has no body. */
 export function toResponse(mapped: ErrorResponse): Response {
+  if (isBodiless(mapped.status)) return new Response(null, { status: mapped.status, headers: { ...mapped.headers } });
   const { text, type } = serializeBody(mapped.body);
   return new Response(text, { status: mapped.status, headers: { 'content-type': type, ...mapped.headers } });
 }
@@ -70,7 +73,14 @@ function seal(c: Context, response: Response): void {
  *   `Retry-After` from the breaker; `TimeoutError` → 504 — also when a handler throws them. Other
  *   errors are left to Hono's error handling (`app.onError`).
  * - A response with a failure status (5xx), or an error a handler threw, counts as a failure.
- * - A timeout's 504 is final: a handler answering late cannot replace it.
+ * - A timeout's 504 is final: a handler answering late cannot replace it. The call covers the
+ *   handlers until they return their `Response`: a streamed body is sent after the call and is
+ *   not under the policy's deadline (so no response is ever half-sent when it fires).
+ * - A `Fallback` in the policy answers for a request the handlers did not answer — shed by a
+ *   bulkhead, refused by an open breaker, or whose handler threw: its value is the response (200,
+ *   a string as `text/plain`, anything else as JSON; `undefined` → 204; an {@link httpResponse} is
+ *   sent as is). It never replaces a response a handler returned, nor a timeout's 504, which is
+ *   final when the deadline fires (use `mapError` to answer a timeout differently).
  *
  * @example
  * app.get('/report', staunch({ policy: pipeline(bulkhead, new Timeout(2000)) }), handler);
@@ -85,8 +95,10 @@ export function staunch(options: StaunchHonoOptions): MiddlewareHandler<{ Variab
     const policy = select(c as unknown as Context);
     const requestSignal = c.req.raw.signal;
     let answered = false;
+    // Whether the handlers returned a response of their own (a fallback may not replace it).
+    let ran = false;
     try {
-      await policy.execute(
+      const value = await policy.execute(
         async (call) => {
           const signal = call.signal;
           c.set('signal', signal);
@@ -101,6 +113,7 @@ export function staunch(options: StaunchHonoOptions): MiddlewareHandler<{ Variab
             await next();
             // Hono catches handler errors itself (into c.error, answered by onError): count them.
             if (c.error !== undefined) throw c.error;
+            ran = true;
             if (failureStatus(c.res.status)) throw new ResponseStatusFailure(c.res.status);
           } finally {
             signal.removeEventListener('abort', onAbort);
@@ -108,6 +121,12 @@ export function staunch(options: StaunchHonoOptions): MiddlewareHandler<{ Variab
         },
         { signal: requestSignal },
       );
+      // A value the handlers did not produce: a Fallback answered for the request.
+      if (!ran && !answered && !requestSignal.aborted) {
+        c.error = undefined;
+        c.res = undefined;
+        c.res = toResponse(fallbackAnswer(value));
+      }
     } catch (error) {
       if (error instanceof ResponseStatusFailure || answered || requestSignal.aborted) return;
       const mapped = toErrorResponse(error, options);

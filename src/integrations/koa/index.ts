@@ -5,9 +5,11 @@
  * @packageDocumentation
  */
 import type { Context, Middleware, Next } from 'koa';
+import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';
 import {
   checkMappingOptions,
   type ErrorMappingOptions,
+  type ErrorResponse,
   type FailureStatus,
   type PolicySelection,
   policySelector,
@@ -17,6 +19,8 @@ import {
   toErrorResponse,
 } from '../shared/http.js';
 import { type NodeResponseLike, sendNode, watchClient } from '../shared/node.js';
+
+export { httpResponse } from '../shared/answer.js';
 
 export {
   defaultBody,
@@ -55,7 +59,16 @@ export interface StaunchKoaOptions extends ErrorMappingOptions, PolicySelection<
  *   handler. Other errors propagate to Koa's error handling.
  * - A response with a failure status (5xx) counts as a failure of the call.
  * - When a timeout expires the 504 is written at once and Koa's own response is switched off
- *   (`ctx.respond = false`), so a late handler cannot overwrite it.
+ *   (`ctx.respond = false`), so a late handler cannot overwrite it. A response a handler had
+ *   already started writing itself (`ctx.res`) is cut instead (the connection is destroyed), never
+ *   left open. The call covers the downstream middleware until it returns: a body Koa streams
+ *   after that (`ctx.body = stream`) is not under the policy's deadline.
+ * - A `Fallback` in the policy answers for a request the downstream middleware did not answer —
+ *   shed by a bulkhead, refused by an open breaker, or whose handler threw: its value is the
+ *   response (200, a string as `text/plain`, anything else as JSON; `undefined` → 204; an
+ *   {@link httpResponse} is sent as is). It never replaces a response the handler produced, nor a
+ *   timeout's 504, which is final when the deadline fires (use `mapError` to answer a timeout
+ *   differently).
  *
  * @example
  * router.get('/report', staunch({ policy: pipeline(bulkhead, new Timeout(2000)) }), handler);
@@ -68,16 +81,23 @@ export function staunch(options: StaunchKoaOptions): Middleware {
 
   return async function staunchMiddleware(ctx: Context, next: Next): Promise<void> {
     const policy = select(ctx);
-    const res = ctx.res as unknown as NodeResponseLike;
+    const res = ctx.res as unknown as NodeResponseLike & HalfSentLike;
     const client = watchClient(res);
     let answered = false;
+    // Whether the downstream middleware returned (its response stands; a fallback may not replace it).
+    let ran = false;
     try {
-      await policy.execute(
+      const value = await policy.execute(
         async (call) => {
           const signal = call.signal;
           ctx.state.signal = signal;
           const onAbort = (): void => {
-            const mapped = ctx.headerSent ? undefined : toErrorResponse(signal.reason, options);
+            if (ctx.headerSent) {
+              // A handler writing `ctx.res` itself had started: cut it, never leave it open.
+              answered = cutHalfSent(res) || answered;
+              return;
+            }
+            const mapped = toErrorResponse(signal.reason, options);
             if (mapped === undefined) return;
             answered = true;
             ctx.respond = false;
@@ -86,6 +106,7 @@ export function staunch(options: StaunchKoaOptions): Middleware {
           signal.addEventListener('abort', onAbort);
           try {
             await next();
+            ran = true;
             if (failureStatus(ctx.status)) throw new ResponseStatusFailure(ctx.status);
           } finally {
             signal.removeEventListener('abort', onAbort);
@@ -93,17 +114,29 @@ export function staunch(options: StaunchKoaOptions): Middleware {
         },
         { signal: client.signal },
       );
+      // A value the downstream middleware did not produce: a Fallback answered for it.
+      if (!ran && !answered && !client.signal.aborted && !ctx.headerSent) respond(ctx, fallbackAnswer(value));
     } catch (error) {
       if (error instanceof ResponseStatusFailure || answered || client.signal.aborted) return;
-      const mapped = ctx.headerSent ? undefined : toErrorResponse(error, options);
+      if (ctx.headerSent) {
+        // Koa leaves a response whose headers went out open on an error: end it.
+        cutHalfSent(res);
+        throw error;
+      }
+      const mapped = toErrorResponse(error, options);
       if (mapped === undefined) throw error;
-      const { text, type } = serializeBody(mapped.body);
-      ctx.status = mapped.status;
-      ctx.set(mapped.headers as Record<string, string>);
-      ctx.type = type;
-      ctx.body = text;
+      respond(ctx, mapped);
     } finally {
       client.dispose();
     }
   };
+}
+
+/** Sets the response through Koa (so its own response logic sends it). */
+function respond(ctx: Context, answer: ErrorResponse): void {
+  const { text, type } = serializeBody(answer.body);
+  ctx.status = answer.status;
+  ctx.set(answer.headers as Record<string, string>);
+  ctx.type = type;
+  ctx.body = text;
 }
