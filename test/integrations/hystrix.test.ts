@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
@@ -14,7 +14,7 @@ import {
   type HystrixStreamHandler,
   hystrixCommand,
 } from '../../src/integrations/hystrix/index.js';
-import { closeServer, listen } from './helpers.js';
+import { closeServer, deferred, listen } from './helpers.js';
 
 const urlOf = (server: { address(): unknown }) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -327,6 +327,26 @@ describe('HEAD and other methods take no slot', () => {
     controller.abort();
     await get.body?.cancel().catch(() => {});
     await expect.poll(() => stream.connections).toBe(0);
+  });
+
+  it('Node handler: a client that left before the handler ran takes no slot', async () => {
+    const stream = createHystrixStream({ breakers: [], interval: 31, maxConnections: 1 });
+    const handled = deferred();
+    const server = await listen((req, res) => {
+      // A slow async middleware: the client is gone (and 'close' emitted) before the stream runs.
+      res.once('close', () =>
+        setImmediate(() => {
+          stream(req, res);
+          handled.resolve();
+        }),
+      );
+    });
+    close = server.close;
+    const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n', () => socket.destroy());
+    await handled.promise;
+    expect(stream.connections).toBe(0);
   });
 
   it('web handler: a request other than GET/HEAD gets a 405', async () => {

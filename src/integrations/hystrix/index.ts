@@ -142,6 +142,11 @@ export interface NodeStreamResponse {
   readonly writableLength?: number | undefined;
   /** Drops the connection at once: how a client that stopped reading is disconnected. Else `end()`. */
   destroy?(): unknown;
+  /**
+   * True once the connection is gone (Node's `destroyed`): a client that left before the handler
+   * ran (e.g. behind a slow async middleware) takes no slot.
+   */
+  readonly destroyed?: boolean | undefined;
 }
 
 /** The stream handler: call it as a Node request handler; `fetch` serves web-standard requests. */
@@ -410,6 +415,11 @@ export function createHystrixStream(options: HystrixStreamOptions): HystrixStrea
     const client: Client = {
       dropped: 0,
       offer(text, bytes) {
+        if (res.destroyed === true) {
+          // Gone without a 'close' we saw: free the slot.
+          onClose();
+          return true;
+        }
         const held = buffered();
         if (held > 0 && held + bytes > maxBuffered) return false;
         return write(text);
@@ -437,6 +447,11 @@ export function createHystrixStream(options: HystrixStreamOptions): HystrixStrea
     }
     res.on('close', onClose);
     req.on('close', onClose);
+    if (res.destroyed === true) {
+      // The client left before the handler ran: its 'close' has been and gone.
+      onClose();
+      return;
+    }
     res.writeHead(200, NODE_HEADERS);
     res.flushHeaders?.();
     // First frame at once, so the dashboard shows something before the first interval.
