@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { pipeline, Timeout, TimeoutError } from '../../src/index.js';
+import { Fallback, pipeline, Timeout, TimeoutError } from '../../src/index.js';
 import { createFetch, type FetchFunction, HttpStatusError } from '../../src/integrations/fetch/index.js';
 import { deferred, listen } from './helpers.js';
 
@@ -146,6 +146,14 @@ describe('createFetch: a body handed to the caller', () => {
     const res = await fetch(server.url);
     expect(res.status).toBe(503);
     await expect(res.text()).rejects.toBeInstanceOf(TimeoutError);
+    await server.closed;
+  });
+
+  it('a failed response that a Fallback in the policy replaced is cancelled, not left holding the socket', async () => {
+    const server = await trickler(503);
+    const fetch = createFetch({ policy: new Fallback(() => new Response('cached')), retry: false });
+    const res = await fetch(server.url);
+    expect(await res.text()).toBe('cached');
     await server.closed;
   });
 

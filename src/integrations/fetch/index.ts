@@ -230,6 +230,7 @@ class Exchange {
   readonly controller = new AbortController();
   private readonly _started = now();
   private _links: AbortSubscription[] = [];
+  private _followed: AbortSignal | undefined = undefined;
   private _timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private _closed = false;
   /** Called once if the exchange is aborted while a wrapped body is being read. */
@@ -237,7 +238,8 @@ class Exchange {
 
   /** Aborts with `signal`'s reason when it aborts, until the exchange is closed. */
   follow(signal: AbortSignal): void {
-    if (this._closed) return;
+    if (this._closed || signal === this._followed) return;
+    this._followed ??= signal;
     if (signal.aborted) this.abort(signal.reason);
     else this._links.push(onAbort(signal, () => this.abort(signal.reason)));
   }
@@ -474,8 +476,13 @@ export function createFetch(options: CreateFetchOptions = {}): FetchFunction {
 
     try {
       const chain = retried ? withRetry : policy;
-      if (chain === undefined) return handOver(await attempt({ signal: request.signal, attempt: 1 }));
-      return handOver((await chain.execute(attempt, { signal: request.signal })) as Response);
+      const response =
+        chain === undefined
+          ? await attempt({ signal: request.signal, attempt: 1 })
+          : ((await chain.execute(attempt, { signal: request.signal })) as Response);
+      // A failed response that is not the result (a Fallback in `policy` answered instead).
+      if (last !== undefined && last !== response) drop(last);
+      return handOver(response);
     } catch (error) {
       if (error instanceof HttpStatusError && error.response === last) {
         // In 'throw' mode the body was already buffered or cancelled inside the attempt.
@@ -500,6 +507,10 @@ const MAX_BUFFERED_BODY = 64 * 1024;
 async function released(response: Response, signal: AbortSignal): Promise<Response> {
   const init = { status: response.status, statusText: response.statusText, headers: response.headers };
   if (response.body === null) return response;
+  if (signal.aborted) {
+    await response.body.cancel().catch(() => {});
+    return new Response(null, init);
+  }
   const length = Number(response.headers.get('content-length'));
   if (Number.isFinite(length) && length <= MAX_BUFFERED_BODY) {
     try {
