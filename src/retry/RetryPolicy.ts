@@ -56,7 +56,9 @@ export interface RetryOptions {
   /**
    * A delay hint from the failure itself (e.g. a `Retry-After` header), in milliseconds; when it
    * returns a number, that delay replaces the backoff's for this retry (jitter is not applied).
-   * Return `undefined` to keep the backoff's delay.
+   * Return `undefined` to keep the backoff's delay. A delay (from here or the backoff) that is at
+   * least what is left of an enclosing `Timeout`'s deadline ends the retries at once: the last
+   * failure is returned or rethrown unchanged (`giveUp` with reason `'deadline'`).
    */
   readonly retryAfter?: (outcome: RetryOutcome, attempt: number) => number | undefined;
   /** Time source, for tests. Default {@link systemClock}. */
@@ -69,8 +71,19 @@ export interface RetryOptions {
 export interface RetryEvents {
   /** An attempt failed and a retry is scheduled after `delay` ms. `attempt` is the failed one. */
   readonly retry: { readonly attempt: number; readonly delay: number; readonly outcome: RetryOutcome };
-  /** The retries ran out: the last failure is returned or rethrown. */
-  readonly giveUp: { readonly attempts: number; readonly outcome: RetryOutcome };
+  /**
+   * No more retries: the last failure is returned or rethrown, unchanged. `reason` says why:
+   * `'exhausted'` — the retries ran out; `'deadline'` — the next delay (`delay`, ms) would end at or
+   * after the deadline of an enclosing {@link Timeout}, so the retry was not made (the call fails
+   * now, with its own failure, rather than with a `TimeoutError` later).
+   */
+  readonly giveUp: {
+    readonly attempts: number;
+    readonly outcome: RetryOutcome;
+    readonly reason: 'exhausted' | 'deadline';
+    /** For `'deadline'`: the delay that did not fit, in ms. */
+    readonly delay?: number;
+  };
   /** A call succeeded, after `attempts` attempts. */
   readonly success: { readonly attempts: number };
 }
@@ -98,6 +111,12 @@ const DEFAULT_BACKOFF = exponential({ initial: 100, factor: 2 });
  * - The caller's own cancellation is never retried, and an abort during a backoff delay rejects at
  *   once with the caller's reason, leaving no timer behind.
  * - When retries run out, the last error is rethrown unchanged (same object).
+ * - Deadline-aware: inside a {@link Timeout} (`pipeline(timeout, retry)`), a retry whose delay
+ *   (backoff or `retryAfter`) is at least what is left of the deadline is not made: the call fails
+ *   at once with its last failure, unchanged, so an outer {@link Fallback} can answer, instead of
+ *   sleeping into a `TimeoutError`. Each enclosing Timeout's time left is read on that Timeout's
+ *   own clock; only durations (ms) are compared with the delay. `giveUp` then has reason
+ *   `'deadline'`.
  */
 export class RetryPolicy extends Stage<never, RetryEvents> {
   /** Retries after the first attempt. */
@@ -169,7 +188,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     return first.then(this._onFirstSuccess, (error: unknown) => {
       if (context.aborted || !this._retryable(error)) throw error;
       const backoffs = new Backoffs();
-      const delay = this._delayAfter(1, { kind: 'error', error }, backoffs);
+      const delay = this._delayAfter(1, { kind: 'error', error }, backoffs, context);
       if (delay === undefined) throw error;
       // A thenable rather than a promise: the loop settles the returned promise itself, without
       // the two extra ticks of adopting a promise.
@@ -228,7 +247,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
           }
           outcome = { kind: 'result', result };
         }
-        const wait = this._delayAfter(attempt, outcome, backoffs);
+        const wait = this._delayAfter(attempt, outcome, backoffs, context);
         if (wait === undefined) {
           if (outcome.kind === 'error') reject(outcome.error);
           else resolve(outcome.result);
@@ -245,7 +264,12 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
    * The delay before retrying after `attempt` failed with `outcome` (emitting `retry`), or
    * undefined when the retries ran out (emitting `giveUp`).
    */
-  private _delayAfter(attempt: number, outcome: RetryOutcome, backoffs: Backoffs): number | undefined {
+  private _delayAfter(
+    attempt: number,
+    outcome: RetryOutcome,
+    backoffs: Backoffs,
+    context: Context,
+  ): number | undefined {
     let delay: number | undefined;
     if (attempt <= this.maxRetries) {
       backoffs.delays ??= this._backoff[Symbol.iterator]();
@@ -254,13 +278,23 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
       else if (this._repeatLast) delay = backoffs.lastDelay;
     }
     if (delay === undefined) {
-      if (this._events.listening('giveUp')) this._events.emit('giveUp', { attempts: attempt, outcome });
+      if (this._events.listening('giveUp')) {
+        this._events.emit('giveUp', { attempts: attempt, outcome, reason: 'exhausted' });
+      }
       return undefined;
     }
     const hint = this._retryAfter?.(outcome, attempt);
     if (hint !== undefined) delay = Math.min(checkDelay(hint, 'the delay from retryAfter'), MAX_TIMER_DELAY);
     else if (this.jitter > 0)
       delay = Math.min(delay * (1 - this.jitter + 2 * this.jitter * this._random()), MAX_TIMER_DELAY);
+    // A wait that would end at or after an enclosing Timeout's deadline is not made: the call fails
+    // now with its own failure (an outer Fallback can answer) instead of a TimeoutError later.
+    if (delay >= context.remaining()) {
+      if (this._events.listening('giveUp')) {
+        this._events.emit('giveUp', { attempts: attempt, outcome, reason: 'deadline', delay });
+      }
+      return undefined;
+    }
     if (this._events.listening('retry')) this._events.emit('retry', { attempt, delay, outcome });
     return delay;
   }
