@@ -151,13 +151,24 @@ export interface NodeStreamResponse {
 
 /** The stream handler: call it as a Node request handler; `fetch` serves web-standard requests. */
 export interface HystrixStreamHandler {
-  /** Serves one client with Node's `http` API (Express, Koa's `ctx.req/res`, Fastify's `raw`). */
+  /**
+   * Serves one client with Node's `http` API (Express, Koa's `ctx.req/res`, Fastify's `raw`). A
+   * `GET` streams (or gets a 503 when `maxConnections` clients are connected); a `HEAD` gets the
+   * same status and headers with no body; any other method gets a 405. Only a `GET` takes a slot.
+   */
   (req: NodeStreamRequest, res: NodeStreamResponse): void;
-  /** Serves one client as a web `Response` with a streamed body (Hono, Deno, Bun, workers). */
+  /**
+   * Serves one client as a web `Response` with a streamed body (Hono, Deno, Bun, workers); methods
+   * as for the Node handler (no `request`: a `GET`). The stream ends when the request's signal
+   * aborts or the body is cancelled.
+   */
   fetch(request?: Request): Response;
-  /** Clients connected now. */
+  /** Streaming clients connected now (`HEAD` and refused requests never count). */
   readonly connections: number;
-  /** Ends every client's stream (e.g. before closing the server). */
+  /**
+   * Ends every client's stream (e.g. before closing the server). A Node client that is not reading
+   * is destroyed rather than ended, since it would never take the end.
+   */
   close(): void;
 }
 
