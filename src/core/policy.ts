@@ -59,10 +59,29 @@ export abstract class Policy<R = never> {
   /**
    * Returns a function with `fn`'s parameters that runs `fn` through this policy on each call.
    * (Use {@link Policy.execute} when the function needs the execution context.)
+   *
+   * @param options.signal a cancellation shared by every call of the returned function, fixed when
+   *   wrapping (e.g. a server's shutdown signal): its abort rejects the calls in flight, and every
+   *   later call, at once with `signal.reason`, as `execute(fn, { signal })` does. `fn` itself does
+   *   not see it (it gets only its own arguments). For a signal per call — or for `fn` to stop its
+   *   work on a `Timeout`'s abort — call `execute` in your own wrapper:
+   *   `(id: string, signal?: AbortSignal) => policy.execute((ctx) => getUser(id, ctx.signal), { signal })`.
+   * @throws TypeError when `fn` is not a function, or `options` is not `{ signal?: AbortSignal }`.
    */
-  wrap<A extends unknown[], T>(fn: (...args: A) => T | PromiseLike<T>): (...args: A) => Promise<T | R> {
+  wrap<A extends unknown[], T>(
+    fn: (...args: A) => T | PromiseLike<T>,
+    options?: ExecuteOptions,
+  ): (...args: A) => Promise<T | R> {
     if (typeof fn !== 'function') throw new TypeError(`wrap(fn): fn must be a function, got ${typeof fn}`);
-    return (...args: A) => this.execute(() => fn(...args));
+    checkOptions('wrap(fn, options)', options, EXECUTE_OPTIONS);
+    const signal = options?.signal;
+    if (signal === undefined) return (...args: A) => this.execute(() => fn(...args));
+    if (!isAbortSignal(signal)) {
+      throw new TypeError(`wrap(fn, options): options.signal must be an AbortSignal, got ${describeValue(signal)}`);
+    }
+    // Copied: a later change to the caller's options object does not change the wrapper.
+    const fixed: ExecuteOptions = { signal };
+    return (...args: A) => this.execute(() => fn(...args), fixed);
   }
 }
 
