@@ -6,7 +6,7 @@
  */
 import express from 'express';
 import { Bulkhead, CircuitBreaker, pipeline, Timeout } from 'staunch';
-import { staunch, staunchErrorHandler } from 'staunch/express';
+import { asyncHandler, staunch, staunchErrorHandler } from 'staunch/express';
 import { createFetch } from 'staunch/fetch';
 import { startUpstream, urlOf } from './upstream.js';
 
@@ -20,19 +20,29 @@ const resilientFetch = createFetch({ policy: pipeline(breaker, new Timeout(1_000
 const inbound = pipeline(new Bulkhead({ maxConcurrent: 2 }), new Timeout(2_000));
 
 const app = express();
-app.get('/quote', staunch({ policy: inbound }), async (_req, res) => {
-  const signal = res.locals.signal as AbortSignal;
-  const answer = await resilientFetch(`${upstream.url}/quote`, { signal });
-  res
-    .status(answer.status)
-    .type('json')
-    .send(await answer.text());
-});
-app.get('/report', staunch({ policy: inbound }), async (_req, res) => {
-  // Slower than the 2 s timeout: the client gets a 504, and the signal cancels the upstream call.
-  const answer = await resilientFetch(`${upstream.url}/slow`, { signal: res.locals.signal as AbortSignal });
-  res.send(await answer.text());
-});
+// asyncHandler: a handler's rejection reaches staunch and Express on Express 4 as on 5 (Express 4
+// ignores an async handler's promise: a rejection there would end the process).
+app.get(
+  '/quote',
+  staunch({ policy: inbound }),
+  asyncHandler(async (_req, res) => {
+    const signal = res.locals.signal as AbortSignal;
+    const answer = await resilientFetch(`${upstream.url}/quote`, { signal });
+    res
+      .status(answer.status)
+      .type('json')
+      .send(await answer.text());
+  }),
+);
+app.get(
+  '/report',
+  staunch({ policy: inbound }),
+  asyncHandler(async (_req, res) => {
+    // Slower than the 2 s timeout: the client gets a 504, and the signal cancels the upstream call.
+    const answer = await resilientFetch(`${upstream.url}/slow`, { signal: res.locals.signal as AbortSignal });
+    res.send(await answer.text());
+  }),
+);
 app.use(staunchErrorHandler());
 
 const server = app.listen(0, '127.0.0.1');

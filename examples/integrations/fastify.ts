@@ -15,8 +15,10 @@ const upstream = await startUpstream({ failures: 1 });
 const resilientFetch = createFetch({ policy: new Timeout(1_000), retry: { backoff: [300] } });
 
 const app = Fastify({ forceCloseConnections: true });
+// A factory: each route gets its own bulkhead and timeout (a breaker opened by one route never
+// refuses another). A single policy instance shared by every route needs `shared: true`.
 await app.register(staunchPlugin, {
-  policy: pipeline(new Bulkhead({ maxConcurrent: 1 }), new Timeout(2_000)),
+  policy: () => pipeline(new Bulkhead({ maxConcurrent: 1 }), new Timeout(2_000)),
   bulkheadStatus: 429,
 });
 app.get('/quote', async (request, reply) => {
