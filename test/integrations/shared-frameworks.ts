@@ -142,7 +142,9 @@ export const CONSTRUCTORS: ReadonlyArray<readonly [name: string, build: (options
     async (options) => {
       const app = Fastify();
       try {
-        await app.register(staunchPlugin, options as never);
+        // At the plugin level a policy instance must be marked as shared by every route.
+        const pluginLevel = typeof options === 'object' && options !== null ? { ...options, shared: true } : options;
+        await app.register(staunchPlugin, pluginLevel as never);
         app.get('/', { config: { staunch: options as never } }, async () => 'ok');
         await app.ready();
       } finally {

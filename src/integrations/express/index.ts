@@ -8,9 +8,11 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { reportError } from '../../core/report.js';
 import { cutHalfSent, fallbackAnswer } from '../shared/answer.js';
 import {
-  checkMappingOptions,
+  checkMiddlewareOptions,
   type ErrorMappingOptions,
   type FailureStatus,
+  MAPPING_OPTIONS,
+  MIDDLEWARE_OPTIONS,
   type PolicySelection,
   policySelector,
   ResponseStatusFailure,
@@ -28,6 +30,7 @@ export {
   type FailureStatus,
   LruCache,
   type PolicyFactory,
+  PolicyLimitError,
   type PolicySelection,
   toErrorResponse,
 } from '../shared/http.js';
@@ -115,7 +118,7 @@ function handlerFailed(error: unknown, res: Response, next: NextFunction): void 
  */
 export function staunch(options: StaunchExpressOptions): RequestHandler {
   const owner = 'staunch/express';
-  checkMappingOptions(owner, options);
+  checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
   const select = policySelector(owner, options);
   const failureStatus = options.failureStatus ?? serverErrorStatus;
 
@@ -251,7 +254,7 @@ export function asyncHandler(
  * handler had half-sent. Other errors go on to the next error handler.
  */
 export function staunchErrorHandler(options: ErrorMappingOptions = {}): ErrorRequestHandler {
-  checkMappingOptions('staunchErrorHandler', options);
+  checkMiddlewareOptions('staunchErrorHandler', options, MAPPING_OPTIONS);
   return function staunchErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
     const call = calls.get(res);
     if (

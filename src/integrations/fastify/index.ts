@@ -8,10 +8,11 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyReque
 import type { ExecutionContext, Policy } from '../../index.js';
 import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';
 import {
-  checkMappingOptions,
+  checkMiddlewareOptions,
   type ErrorMappingOptions,
   type ErrorResponse,
   type FailureStatus,
+  MIDDLEWARE_OPTIONS,
   type PolicySelection,
   policySelector,
   ResponseStatusFailure,
@@ -29,6 +30,7 @@ export {
   type FailureStatus,
   LruCache,
   type PolicyFactory,
+  PolicyLimitError,
   type PolicySelection,
   toErrorResponse,
 } from '../shared/http.js';
@@ -70,6 +72,8 @@ declare module 'fastify' {
 }
 
 const OWNER = 'staunch/fastify';
+/** The plugin's option names, and those Fastify's `register` passes along (`prefix`, ...). */
+const FASTIFY_OPTIONS = [...MIDDLEWARE_OPTIONS, 'shared', 'prefix', 'logLevel', 'logSerializers'];
 
 type Handler = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
 
@@ -94,7 +98,7 @@ function routeKey(route: RouteOptions): string {
 }
 
 function protect(original: Handler, options: StaunchFastifyOptions, routeId: string): Handler {
-  checkMappingOptions(OWNER, options);
+  checkMiddlewareOptions(OWNER, options, FASTIFY_OPTIONS);
   if (options.policy === undefined) throw new TypeError(`${OWNER}: no policy for the route`);
   // A factory without a key: one policy for the route (its key is the route's).
   const selection =
@@ -197,7 +201,7 @@ function protect(original: Handler, options: StaunchFastifyOptions, routeId: str
 export const staunchPlugin: FastifyPluginCallback<StaunchFastifyOptions> = Object.assign(
   function staunch(fastify: FastifyInstance, options: StaunchFastifyOptions, done: (error?: Error) => void): void {
     try {
-      checkMappingOptions(OWNER, options);
+      checkMiddlewareOptions(OWNER, options, FASTIFY_OPTIONS);
       if (options.shared !== undefined && typeof options.shared !== 'boolean') {
         throw new TypeError(`${OWNER}: shared must be a boolean, got ${typeof options.shared}`);
       }

@@ -8,10 +8,11 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { fallbackAnswer, isBodiless } from '../shared/answer.js';
 import {
-  checkMappingOptions,
+  checkMiddlewareOptions,
   type ErrorMappingOptions,
   type ErrorResponse,
   type FailureStatus,
+  MIDDLEWARE_OPTIONS,
   type PolicySelection,
   policySelector,
   ResponseStatusFailure,
@@ -28,6 +29,7 @@ export {
   type FailureStatus,
   LruCache,
   type PolicyFactory,
+  PolicyLimitError,
   type PolicySelection,
   toErrorResponse,
 } from '../shared/http.js';
@@ -87,7 +89,7 @@ function seal(c: Context, response: Response): void {
  */
 export function staunch(options: StaunchHonoOptions): MiddlewareHandler<{ Variables: StaunchVariables }> {
   const owner = 'staunch/hono';
-  checkMappingOptions(owner, options);
+  checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
   const select = policySelector(owner, options);
   const failureStatus = options.failureStatus ?? serverErrorStatus;
 

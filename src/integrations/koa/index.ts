@@ -7,10 +7,11 @@
 import type { Context, Middleware, Next } from 'koa';
 import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';
 import {
-  checkMappingOptions,
+  checkMiddlewareOptions,
   type ErrorMappingOptions,
   type ErrorResponse,
   type FailureStatus,
+  MIDDLEWARE_OPTIONS,
   type PolicySelection,
   policySelector,
   ResponseStatusFailure,
@@ -29,6 +30,7 @@ export {
   type FailureStatus,
   LruCache,
   type PolicyFactory,
+  PolicyLimitError,
   type PolicySelection,
   toErrorResponse,
 } from '../shared/http.js';
@@ -75,7 +77,7 @@ export interface StaunchKoaOptions extends ErrorMappingOptions, PolicySelection<
  */
 export function staunch(options: StaunchKoaOptions): Middleware {
   const owner = 'staunch/koa';
-  checkMappingOptions(owner, options);
+  checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
   const select = policySelector(owner, options);
   const failureStatus = options.failureStatus ?? serverErrorStatus;
 
