@@ -74,18 +74,19 @@ describe('pipeline', () => {
     expect(attempts).toBe(2);
     expect(order).toEqual(['timeout', 'retry', 'timeout']);
 
-    // Timeout outside retry: one deadline for all attempts.
+    // Timeout outside retry: one deadline for all attempts. Attempts at 0, 30, 60 and 90 ms; the
+    // next delay (30) does not fit in the 10 ms left, so the retry gives up with the last error.
     attempts = 0;
     const inner = pipeline(new Timeout(100), new RetryPolicy({ backoff: [30, 30, 30, 30] })).execute(() => {
       attempts++;
       throw new Error('fail');
     });
-    const check2 = expect(inner).rejects.toBeInstanceOf(TimeoutError);
-    await vi.advanceTimersByTimeAsync(100);
+    const check2 = expect(inner).rejects.toThrow('fail');
+    await vi.advanceTimersByTimeAsync(90);
     await check2;
     expect(attempts).toBe(4);
     await vi.advanceTimersByTimeAsync(200);
-    expect(attempts).toBe(4); // the abandoned retry loop stopped at the deadline
+    expect(attempts).toBe(4); // no retry after the deadline
   });
 
   it('nests: a pipeline is a policy, flattened into one chain', async () => {
