@@ -1,6 +1,12 @@
 import type { Stage } from './policy.js';
 import { settleOnce } from './thenable.js';
 
+/**
+ * @internal The context each `Timeout`-made `ctx.signal` belongs to, so that a call given that
+ * signal as its caller signal knows the deadline it runs under (see {@link Context.remaining}).
+ */
+export const signalContexts = new WeakMap<AbortSignal, Context>();
+
 /** What every protected function receives. */
 export interface ExecutionContext {
   /**
@@ -72,9 +78,13 @@ export class Context implements ExecutionContext {
    * Milliseconds left before the earliest deadline of the enclosing `Timeout`s (each measured on
    * that Timeout's own clock: only durations are compared, never readings of different clocks);
    * `Infinity` when there is none. Read only when a retry is about to wait, never per call.
+   * A call whose caller signal is a `Timeout`'s `ctx.signal` (a nested `execute`, or
+   * `staunch/fetch` given that signal) is enclosed by that Timeout's deadline too.
    */
   remaining(): number {
-    return this.parent !== undefined ? this.parent.remaining() : Number.POSITIVE_INFINITY;
+    if (this.parent !== undefined) return this.parent.remaining();
+    const outer = this._signal === undefined ? undefined : signalContexts.get(this._signal);
+    return outer === undefined ? Number.POSITIVE_INFINITY : outer.remaining();
   }
 
   /** A context for another attempt of the same call. */

@@ -1,6 +1,6 @@
 import { type AbortSubscription, onAbort } from '../core/abort.js';
 import { type Clock, monotonic, setTimerRef, systemClock } from '../core/clock.js';
-import { Context, proceed } from '../core/context.js';
+import { Context, proceed, signalContexts } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
 import { booleanOption, checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY } from '../core/validate.js';
@@ -385,6 +385,8 @@ class TimeoutScope extends Context {
       const parentSignal = parent.signal;
       this._link = onAbort(parentSignal, () => controller.abort(parentSignal.reason));
     }
+    // A call given this signal (a nested execute, staunch/fetch) runs under this deadline too.
+    signalContexts.set(controller.signal, this);
     return controller.signal;
   }
 }

@@ -140,6 +140,15 @@ describe('createFetch: a body handed to the caller', () => {
     await server.closed;
   });
 
+  it('an outer Timeout whose ctx.signal is passed bounds the body read after its call returned', async () => {
+    const server = await trickler(200);
+    const fetch = createFetch({ retry: { backoff: [0] } });
+    const outer = new Timeout(300);
+    const res = await outer.execute(({ signal }) => fetch(server.url, { signal }));
+    await expect(res.text()).rejects.toBeInstanceOf(TimeoutError);
+    await server.closed;
+  });
+
   it("a failure Response returned when retries run out ('return') stays under the deadline too", async () => {
     const server = await trickler(503);
     const fetch = createFetch({ policy: new Timeout(300), retry: false });

@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/index.js';
-import { createFetch, parseRetryAfter } from '../../src/integrations/fetch/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Clock, Fallback, pipeline, RetryPolicy, Timeout } from '../../src/index.js';
+import { createFetch, HttpStatusError, parseRetryAfter } from '../../src/integrations/fetch/index.js';
 import { listen } from './helpers.js';
 
 // Issue 11 items 13 and 20: which fetch failures are retried, and after how long.
@@ -136,5 +136,109 @@ describe('a redirect failure is not retried', () => {
     });
     await expect(fetch('http://127.0.0.1:1/')).rejects.toThrow('fetch failed');
     expect(calls).toBe(3);
+  });
+});
+
+describe('a Retry-After longer than what is left of an outer Timeout fails fast', () => {
+  // The outer Timeouts run on a clock whose timers are cleared after each test, so that their
+  // idle timer (armed for 1 s) does not outlive the file.
+  const handles = new Set<NodeJS.Timeout>();
+  const clock: Clock = {
+    now: () => performance.now(),
+    setTimeout: (cb: () => void, ms: number) => {
+      const handle = setTimeout(() => {
+        handles.delete(handle);
+        cb();
+      }, ms);
+      handles.add(handle);
+      return handle;
+    },
+    clearTimeout: (handle: unknown) => {
+      handles.delete(handle as NodeJS.Timeout);
+      clearTimeout(handle as NodeJS.Timeout);
+    },
+  };
+  afterEach(() => {
+    for (const handle of handles) clearTimeout(handle);
+    handles.clear();
+  });
+
+  /** A server answering every request 503 with `Retry-After: 10` (seconds). */
+  async function unavailable(): Promise<{ url: string; hits: () => number }> {
+    let hits = 0;
+    const server = await listen((_req, res) => {
+      hits++;
+      res.writeHead(503, { 'retry-after': '10' }).end('busy');
+    });
+    closers.push(server.close);
+    return { url: server.url, hits: () => hits };
+  }
+
+  it('the call under an outer Timeout(1000) gets the HttpStatusError at once, not a TimeoutError later', async () => {
+    const server = await unavailable();
+    const api = createFetch({ retry: { backoff: [0, 0, 0] }, onFailureStatus: 'throw' });
+    const outer = new Timeout({ timeout: 1_000, clock });
+    const started = performance.now();
+    const error = await outer.execute(({ signal }) => api(server.url, { signal })).catch((e: unknown) => e);
+    const elapsed = performance.now() - started;
+    expect(error).toBeInstanceOf(HttpStatusError);
+    expect((error as HttpStatusError).status).toBe(503);
+    expect(server.hits()).toBe(1);
+    // Well before the deadline (it does not wait at all; the bound is generous for a busy machine).
+    expect(elapsed).toBeLessThan(900);
+  });
+
+  it('an outer Fallback answers at once', async () => {
+    const server = await unavailable();
+    const api = createFetch({ retry: { backoff: [0, 0, 0] } });
+    const outer = pipeline(new Fallback(() => 'fallback'), new Timeout({ timeout: 1_000, clock }));
+    const started = performance.now();
+    // In 'return' mode the 503 Response is the result: the fallback is for a thrown failure.
+    const answer = await outer.execute(async ({ signal }) => {
+      const res = await api(server.url, { signal });
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`upstream ${res.status}`);
+      }
+      return res.text();
+    });
+    expect(answer).toBe('fallback');
+    expect(server.hits()).toBe(1);
+    expect(performance.now() - started).toBeLessThan(900);
+  });
+
+  it("the mechanism: a nested execute given a Timeout's ctx.signal runs under its deadline (fake timers)", async () => {
+    vi.useFakeTimers();
+    try {
+      const original = new Error('unavailable');
+      let calls = 0;
+      const inner = new RetryPolicy({ backoff: [0], retryAfter: () => 10_000 });
+      const outer = new Timeout(1_000);
+      const call = outer.execute(({ signal }) =>
+        inner.execute(
+          () => {
+            calls++;
+            throw original;
+          },
+          { signal },
+        ),
+      );
+      // Rejected at once with the original error: no 10 s wait into a TimeoutError.
+      await expect(call).rejects.toBe(original);
+      expect(calls).toBe(1);
+      await vi.runOnlyPendingTimersAsync();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('without an outer deadline the Retry-After is honoured (retried after it)', async () => {
+    const server = await unavailable();
+    const { clock, delays } = recordingClock();
+    const api = createFetch({ retry: { backoff: [0], clock } });
+    const res = await api(server.url);
+    expect(res.status).toBe(503);
+    expect(delays).toEqual([10_000]);
+    expect(server.hits()).toBe(2);
   });
 });

@@ -380,11 +380,16 @@ function tracked(response: Response, exchange: Exchange): Response {
  *     the `Timeout` and the caller's abort cover that read too;
  *   - the body of the `Response` handed to you stays under the same cancellation until it is read
  *     to the end or cancelled: the caller's signal aborts its read at any time, and the deadline
- *     of the `Timeout`s in `policy` goes on running after the headers: whatever was left of it
- *     when the headers arrived (measured from then on the global timers), the rest of the body
- *     must be read within it, or its read rejects with a {@link TimeoutError} and the connection
- *     is closed. Once the body is read, cancelled or failed, nothing is held. (A `Timeout` you put
- *     *outside* the returned function covers its body only if you read the body inside it.)
+ *     the attempt runs under — the `Timeout`s in `policy`, and an outer `Timeout` whose
+ *     `ctx.signal` you pass as `init.signal` — goes on running after the headers: whatever was
+ *     left of it when the headers arrived (measured from then on the global timers), the rest of
+ *     the body must be read within it, or its read rejects with a {@link TimeoutError} and the
+ *     connection is closed. A body never read is released at that deadline. Once the body is
+ *     read, cancelled or failed, nothing is held.
+ * - **An outer deadline bounds the retry.** Given a `Timeout`'s `ctx.signal` as `init.signal`, the
+ *   retry knows the time left: a wait (`Retry-After` or backoff) that would not end before that
+ *   deadline is not made, and the call fails at once with its last failure (an outer `Fallback`
+ *   can answer) instead of sleeping into a `TimeoutError`.
  * - Bodies of discarded responses are cancelled, so sockets are not held.
  * - When retries run out on a failure status, the last `Response` is returned (or the error
  *   thrown: `onFailureStatus: 'throw'`).
@@ -479,7 +484,9 @@ export function createFetch(options: CreateFetchOptions = {}): FetchFunction {
       const response =
         chain === undefined
           ? await attempt({ signal: request.signal, attempt: 1 })
-          : ((await chain.execute(attempt, { signal: request.signal })) as Response);
+          : // The caller's own signal (the Request's follows it) so that a deadline it carries (a
+            // Timeout's `ctx.signal`) bounds the retry's waits.
+            ((await chain.execute(attempt, { signal: init?.signal ?? request.signal })) as Response);
       // A failed response that is not the result (a Fallback in `policy` answered instead).
       if (last !== undefined && last !== response) drop(last);
       return handOver(response);
