@@ -4,7 +4,7 @@ import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../core/e
 import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
 import { Stage } from '../core/policy.js';
 import { reportError } from '../core/report.js';
-import { checkNumber, checkOptions, functionOption, numberOption, showValue } from '../core/validate.js';
+import { checkNumber, checkOptions, clockOption, functionOption, numberOption, showValue } from '../core/validate.js';
 import type { Backoff } from '../retry/backoff.js';
 import { HalfOpenGate } from './HalfOpenGate.js';
 import { type LatencyMetrics, latencyMetrics } from './LatencyHistogram.js';
@@ -337,10 +337,8 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
     );
     this._exclude = matchers(OWNER, 'exclude', options.exclude);
     this._failureResult = functionOption(OWNER, 'failureResult', options.failureResult);
-    const clock = options.clock === undefined ? systemClock : options.clock;
-    if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
-      throw new TypeError(`${OWNER}: clock must be a Clock (an object with now()), got ${showValue(clock)}`);
-    }
+    // Only now() is used; it must return a finite number (read once here).
+    const clock = clockOption(OWNER, options.clock, false) ?? systemClock;
     this._now = monotonic(clock);
     const slowRule = this.rule.kind === 'slow-calls' ? this.rule : undefined;
     this._slowDuration = slowRule?.slowCallDuration ?? Number.POSITIVE_INFINITY;

@@ -1,4 +1,4 @@
-import { booleanOption, checkNumber, checkOptions } from '../core/validate.js';
+import { booleanOption, checkNumber, checkOptions, numberOption } from '../core/validate.js';
 import type { RollingWindow } from './RollingWindow.js';
 
 /**
@@ -108,7 +108,8 @@ export function slowCalls(options: SlowCallOptions): SlowCallRule {
   return {
     kind: 'slow-calls',
     slowCallDuration: checkNumber(owner, 'slowCallDuration', options.slowCallDuration, { min: 0, minExclusive: true }),
-    slowCallRateThreshold: checkNumber(owner, 'slowCallRateThreshold', options.slowCallRateThreshold ?? 100, {
+    // Only an absent (undefined) threshold means the default; null is a TypeError.
+    slowCallRateThreshold: numberOption(owner, 'slowCallRateThreshold', options.slowCallRateThreshold, 100, {
       min: 0,
       max: 100,
     }),

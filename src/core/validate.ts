@@ -82,18 +82,35 @@ export function booleanOption(owner: string, name: string, value: unknown, fallb
   return value;
 }
 
-/** Validates an optional {@link Clock} option. */
-export function clockOption(owner: string, value: unknown): Clock | undefined {
+/**
+ * Validates an optional {@link Clock} option: an object with `now`, `setTimeout` and `clearTimeout`
+ * methods (only `now` when `timers` is false), whose `now()` returns a finite number. `now()` is
+ * called once, here: a clock that returns nothing (or NaN, or a string) would otherwise make every
+ * deadline unreachable. Only `undefined` means the default; `null` is a TypeError.
+ */
+export function clockOption(owner: string, value: unknown, timers = true): Clock | undefined {
   if (value === undefined) return undefined;
   const clock = value as Partial<Clock> | null;
   if (
     typeof clock !== 'object' ||
     clock === null ||
     typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
+    (timers && (typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function'))
   ) {
-    throw new TypeError(`${owner}: clock must be a Clock (now, setTimeout, clearTimeout), got ${show(value)}`);
+    throw new TypeError(
+      `${owner}: clock must be a Clock (${timers ? 'now, setTimeout, clearTimeout' : 'an object with now()'}), got ${show(value)}`,
+    );
+  }
+  let reading: unknown;
+  try {
+    reading = clock.now();
+  } catch (error) {
+    throw new TypeError(`${owner}: clock.now() threw: ${error instanceof Error ? error.message : show(error)}`, {
+      cause: error,
+    });
+  }
+  if (typeof reading !== 'number' || !Number.isFinite(reading)) {
+    throw new TypeError(`${owner}: clock.now() must return a finite number of milliseconds, got ${show(reading)}`);
   }
   return value as Clock;
 }

@@ -3,6 +3,7 @@ import { type Clock, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
 import { Stage } from '../core/policy.js';
+import { reportError } from '../core/report.js';
 import {
   checkOptions,
   clockOption,
@@ -30,7 +31,10 @@ export interface RetryOptions {
    * Delays before each retry, in milliseconds: an array (its length is the retry count, as in
    * go-resiliency), any iterable, or a helper ({@link constant}, {@link exponential},
    * {@link decorrelatedJitter}). Default `exponential({ initial: 100, factor: 2 })`:
-   * 100, 200, 400, ... ms.
+   * 100, 200, 400, ... ms. An array's delays are checked here; a custom iterable that throws or
+   * yields a bad delay when read (at failure time) ends the retries: the call fails with its own
+   * last failure, unchanged, and the backoff's mistake goes to the error reporter
+   * (`setErrorReporter`).
    */
   readonly backoff?: Backoff;
   /**
@@ -136,7 +140,8 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
   constructor(options: RetryOptions = {}) {
     super();
     checkOptions(OWNER, options, KNOWN);
-    const backoff = options.backoff ?? DEFAULT_BACKOFF;
+    // Only an absent (undefined) backoff means the default; null is a TypeError below.
+    const backoff = options.backoff === undefined ? DEFAULT_BACKOFF : options.backoff;
     if (
       typeof backoff !== 'object' ||
       backoff === null ||
@@ -272,10 +277,17 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
   ): number | undefined {
     let delay: number | undefined;
     if (attempt <= this.maxRetries) {
-      backoffs.delays ??= this._backoff[Symbol.iterator]();
-      const step = backoffs.delays.next();
-      if (!step.done) delay = backoffs.lastDelay = checkDelay(step.value, 'a delay from backoff');
-      else if (this._repeatLast) delay = backoffs.lastDelay;
+      try {
+        backoffs.delays ??= this._backoff[Symbol.iterator]();
+        const step = backoffs.delays.next();
+        if (!step.done) delay = backoffs.lastDelay = checkDelay(step.value, 'a delay from backoff');
+        else if (this._repeatLast) delay = backoffs.lastDelay;
+      } catch (error) {
+        // A custom backoff that throws or yields a bad delay (see `Backoff`): no more retries, the
+        // call fails with its own last failure (not replaced), and the mistake is reported.
+        reportError(error, `${OWNER} backoff`);
+        delay = undefined;
+      }
     }
     if (delay === undefined) {
       if (this._events.listening('giveUp')) {
@@ -312,7 +324,10 @@ class Backoffs {
 }
 
 function checkDelay(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !(value >= 0) || value === Number.POSITIVE_INFINITY) {
+  if (typeof value !== 'number') {
+    throw new TypeError(`${OWNER}: ${what} must be a number of milliseconds, got ${showValue(value)}`);
+  }
+  if (!(value >= 0) || value === Number.POSITIVE_INFINITY) {
     throw new RangeError(`${OWNER}: ${what} must be a finite number of milliseconds >= 0, got ${showValue(value)}`);
   }
   return Math.min(value, MAX_TIMER_DELAY);

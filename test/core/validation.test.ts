@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { constant, decorrelatedJitter, exponential, Fallback, RetryPolicy, Timeout } from '../../src/index.js';
+import {
+  constant,
+  decorrelatedJitter,
+  exponential,
+  Fallback,
+  RetryPolicy,
+  setErrorReporter,
+  Timeout,
+} from '../../src/index.js';
 
 type Case = [label: string, make: () => unknown, error: typeof TypeError | typeof RangeError, message: RegExp];
 
@@ -166,16 +174,34 @@ describe('bad input is rejected at construction, naming the option and the value
     expect(new Timeout(0.5).timeout).toBe(0.5);
   });
 
-  it('a bad delay from a custom backoff rejects the call with a RangeError', async () => {
-    const policy = new RetryPolicy({
-      backoff: {
-        *[Symbol.iterator]() {
-          yield Number.NaN;
+  it('a bad delay from a custom backoff ends the retries: the original error surfaces, the RangeError is reported', async () => {
+    const reported: [unknown, string][] = [];
+    const previous = setErrorReporter((error, source) => reported.push([error, source]));
+    try {
+      const policy = new RetryPolicy({
+        backoff: {
+          *[Symbol.iterator]() {
+            yield Number.NaN;
+          },
         },
-      },
-    });
-    await expect(policy.execute(() => Promise.reject(new Error('x')))).rejects.toThrow(
-      /a delay from backoff .* got NaN/,
+      });
+      const original = new Error('x');
+      await expect(policy.execute(() => Promise.reject(original))).rejects.toBe(original);
+      expect(reported).toHaveLength(1);
+      expect(String((reported[0]?.[0] as Error | undefined)?.message)).toMatch(/a delay from backoff .* got NaN/);
+      expect(reported[0]?.[0]).toBeInstanceOf(RangeError);
+      expect(reported[0]?.[1]).toBe('RetryPolicy backoff');
+    } finally {
+      setErrorReporter(previous);
+    }
+  });
+
+  it('a wrong type in an array backoff is a TypeError; null options are TypeErrors', () => {
+    expect(() => new RetryPolicy({ backoff: [true as never] })).toThrow(TypeError);
+    expect(() => new RetryPolicy({ backoff: null as never })).toThrow(/backoff must be .* got null/);
+    expect(() => exponential({ initial: null as never })).toThrow(
+      /exponential\(\): initial must be a number, got null/,
     );
+    expect(() => decorrelatedJitter({ max: null as never })).toThrow(/max must be a number, got null/);
   });
 });

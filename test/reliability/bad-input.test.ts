@@ -20,6 +20,7 @@ import {
   FallbackError,
   pipeline,
   RetryPolicy,
+  setErrorReporter,
   Timeout,
 } from '../../src/index.js';
 import { createFetch } from '../../src/integrations/fetch/index.js';
@@ -112,9 +113,10 @@ const rows: Row[] = [
     mentions: ['backoff[0]', 'Infinity'],
   },
   {
+    // A wrong type, so a TypeError (issue 11 item 16: it was a RangeError).
     what: 'backoff ["5"]',
     make: () => new RetryPolicy({ backoff: bad(['5']) }),
-    error: R,
+    error: T,
     mentions: ['backoff[0]', '"5"'],
   },
   { what: 'retryOn 5', make: () => new RetryPolicy({ retryOn: bad(5) }), error: T, mentions: ['retryOn', '5'] },
@@ -525,6 +527,203 @@ describe('bad options are rejected at construction, naming the option and the va
   it.fails.each(known.map((r) => [`${r.what} (${r.bug})`, r] as const))('%s', (_, row) => check(row));
 });
 
+/**
+ * Issue 11 item 16: `null` silently meant "default" for some options, and some wrong types got a
+ * RangeError. Only `undefined` (or an absent option) means the default; `null`, or any value of the
+ * wrong type, is a TypeError naming the option and the value. Every option of every constructor is
+ * swept: the option lists are read from the constructors' own "known options" messages, so an
+ * option added later is covered without touching this table.
+ */
+describe('null and wrong types are TypeErrors for every option (only undefined means the default)', () => {
+  interface Owner {
+    readonly name: string;
+    /** Builds with `extra` merged into valid options. */
+    readonly make: (extra: Record<string, unknown>) => unknown;
+    /** Options that are booleans (true is valid there). */
+    readonly booleans?: readonly string[];
+    /** Options that take a string (a string is valid there). */
+    readonly strings?: readonly string[];
+  }
+  const owners: Owner[] = [
+    { name: 'RetryPolicy', make: (o) => new RetryPolicy(bad(o)) },
+    { name: 'CircuitBreaker', make: (o) => new CircuitBreaker(bad(o)), strings: ['name', 'group'] },
+    { name: 'Bulkhead', make: (o) => new Bulkhead(bad({ maxQueue: 1, ...o })) },
+    { name: 'Timeout', make: (o) => new Timeout(bad({ timeout: 10, ...o })), booleans: ['cooperative'] },
+    { name: 'Fallback', make: (o) => new Fallback(() => 1, bad(o)) },
+    { name: 'Semaphore', make: (o) => new Semaphore(1, bad(o)) },
+    { name: 'Batcher', make: (o) => new Batcher(bad({ run: () => [], ...o })) },
+    { name: 'exponential()', make: (o) => exponential(bad(o)) },
+    { name: 'decorrelatedJitter()', make: (o) => decorrelatedJitter(bad(o)) },
+    {
+      name: 'goResiliency()',
+      make: (o) => goResiliency(bad({ errorThreshold: 1, successThreshold: 1, timeout: 1, ...o })),
+    },
+    {
+      name: 'slowCalls()',
+      make: (o) => slowCalls(bad({ slowCallDuration: 5, ...o })),
+      booleans: ['slowCallIsFailure'],
+    },
+  ];
+
+  /** The owner's option names, from its own unknown-option message. */
+  function optionsOf(owner: Owner): string[] {
+    let message = '';
+    try {
+      owner.make({ notAnOption__: 1 });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    const match = /known options: (.*)$/.exec(message);
+    expect(match, `${owner.name}: no list of known options in ${JSON.stringify(message)}`).not.toBeNull();
+    return (match?.[1] ?? '').split(', ');
+  }
+
+  function expectTypeError(make: () => unknown, mentions: readonly string[], what: string): void {
+    let thrown: unknown;
+    try {
+      make();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown, `${what}: expected a TypeError`).toBeInstanceOf(TypeError);
+    for (const part of mentions) expect((thrown as Error).message, what).toContain(part);
+  }
+
+  const cases = owners.flatMap((owner) =>
+    optionsOf(owner).map((option) => [`${owner.name} ${option}`, owner, option] as const),
+  );
+
+  it('the sweep covers every option of every owner', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it.each(cases)('%s: null', (what, owner, option) => {
+    expectTypeError(() => owner.make({ [option]: null }), [option, 'null'], `${what}: null`);
+  });
+
+  it.each(cases)('%s: a symbol, true, {} (wrong types)', (what, owner, option) => {
+    expectTypeError(() => owner.make({ [option]: Symbol('x') }), [option], `${what}: a symbol`);
+    if (!owner.booleans?.includes(option)) {
+      expectTypeError(() => owner.make({ [option]: true }), [option, 'true'], `${what}: true`);
+    }
+    if (!owner.strings?.includes(option)) {
+      // An object that is neither a number, a function, a clock, a backoff nor a rule.
+      expectTypeError(() => owner.make({ [option]: {} }), [option], `${what}: {}`);
+    }
+  });
+
+  it.each([
+    ['new RetryPolicy(null)', () => new RetryPolicy(bad(null))],
+    ['new CircuitBreaker(null)', () => new CircuitBreaker(bad(null))],
+    ['new Bulkhead(null)', () => new Bulkhead(bad(null))],
+    ['new Timeout(null)', () => new Timeout(bad(null))],
+    ['new Fallback(fn, null)', () => new Fallback(() => 1, bad(null))],
+    ['new Semaphore(1, null)', () => new Semaphore(1, bad(null))],
+    ['new Batcher(null)', () => new Batcher(bad(null))],
+    ['exponential(null)', () => exponential(bad(null))],
+    ['decorrelatedJitter(null)', () => decorrelatedJitter(bad(null))],
+    ['goResiliency(null)', () => goResiliency(bad(null))],
+    ['slowCalls(null)', () => slowCalls(bad(null))],
+  ])('%s: options null', (what, make) => {
+    expectTypeError(make, ['options', 'null'], what);
+  });
+
+  it.each([
+    ['new Semaphore(null)', () => new Semaphore(bad(null)), 'permits'],
+    ['new Fallback(null)', () => new Fallback(bad(null)), 'handler'],
+    ['constant(null)', () => constant(bad(null)), 'delay'],
+    ['consecutiveFailures(null)', () => consecutiveFailures(bad(null)), 'failures'],
+  ])('%s: a required argument null', (what, make, name) => {
+    expectTypeError(make, [name, 'null'], what);
+  });
+
+  it('per-call options: null is a TypeError (a rejection, never a throw)', async () => {
+    const semaphore = new Semaphore(1);
+    await expect(semaphore.acquire(bad({ timeout: null }))).rejects.toThrow(TypeError);
+    await expect(semaphore.acquire(bad({ signal: null }))).rejects.toThrow(TypeError);
+    await expect(semaphore.acquire(bad(null))).rejects.toThrow(TypeError);
+    const policy = new Bulkhead();
+    await expect(policy.execute(() => 1, bad(null))).rejects.toThrow(TypeError);
+    await expect(policy.execute(() => 1, bad({ signal: null }))).rejects.toThrow(TypeError);
+  });
+
+  it('a null backoff is a TypeError, not the default backoff', () => {
+    expectTypeError(() => new RetryPolicy(bad({ backoff: null })), ['backoff', 'null'], 'backoff null');
+  });
+});
+
+/**
+ * Issue 11 item 16: a clock whose now() returns nothing made a Timeout spin a 1 ms timer for ever.
+ * Every owner of a clock calls `now()` once at construction and rejects a reading that is not a
+ * finite number (or a now() that throws) with a TypeError naming the clock.
+ */
+describe('a clock whose now() does not return a finite number is rejected at construction', () => {
+  const clock = (now: () => unknown) => ({ now, setTimeout: () => 0, clearTimeout: () => {} });
+  const owners: [string, (c: unknown) => unknown][] = [
+    ['RetryPolicy', (c) => new RetryPolicy({ clock: bad(c) })],
+    ['CircuitBreaker', (c) => new CircuitBreaker({ clock: bad(c) })],
+    ['Bulkhead', (c) => new Bulkhead({ clock: bad(c) })],
+    ['Timeout', (c) => new Timeout({ timeout: 10, clock: bad(c) })],
+    ['Semaphore', (c) => new Semaphore(1, { clock: bad(c) })],
+    ['Batcher', (c) => new Batcher({ run: () => [], clock: bad(c) })],
+  ];
+  const readings: [string, () => unknown, string][] = [
+    ['nothing', () => undefined, 'undefined'],
+    ['NaN', () => Number.NaN, 'NaN'],
+    ['Infinity', () => Number.POSITIVE_INFINITY, 'Infinity'],
+    ['a string', () => '5', '"5"'],
+    ['a bigint', () => 5n, '5'],
+  ];
+  const cases = owners.flatMap(([owner, make]) =>
+    readings.map(([what, now, shown]) => [`${owner}: now() returns ${what}`, make, now, shown] as const),
+  );
+
+  it.each(cases)('%s', (_, make, now, shown) => {
+    let thrown: unknown;
+    try {
+      make(clock(now));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect((thrown as Error).message).toContain('clock.now()');
+    expect((thrown as Error).message).toContain(shown);
+  });
+
+  it.each(owners)('%s: now() that throws at construction', (_, make) => {
+    const cause = new Error('no time');
+    let thrown: unknown;
+    try {
+      make(
+        clock(() => {
+          throw cause;
+        }),
+      );
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect((thrown as Error).message).toContain('clock.now()');
+    expect((thrown as Error).cause).toBe(cause);
+  });
+
+  it.each(owners)('%s: a clock reading finite numbers is accepted', (_, make) => {
+    expect(() => make(clock(() => 0))).not.toThrow();
+    expect(() => make(clock(() => -5))).not.toThrow();
+  });
+
+  it('a Timeout with a clock whose now() returns nothing is refused, so it cannot spin a 1 ms timer', () => {
+    const timers: number[] = [];
+    const spinning = {
+      now: () => undefined,
+      setTimeout: (_: () => void, ms: number) => timers.push(ms),
+      clearTimeout: () => {},
+    };
+    expect(() => new Timeout({ timeout: 100, clock: bad(spinning) })).toThrow(TypeError);
+    expect(timers).toEqual([]);
+  });
+});
+
 describe('misbehaving functions and handlers: the call still settles, with an explaining error', () => {
   // Fake timers: the Timeouts' idle timers are run off at the end of each test.
   beforeEach(() => {
@@ -625,7 +824,7 @@ describe('misbehaving functions and handlers: the call still settles, with an ex
     expect(calls).toBe(1);
   });
 
-  it('retryAfter and failOn predicates that throw: the call rejects with their error, no timer left', async () => {
+  it('a retryAfter that throws: the call rejects with its error, no timer left', async () => {
     const e1 = new Error('retryAfter bug');
     const r1 = new RetryPolicy({
       backoff: [10],
@@ -634,47 +833,128 @@ describe('misbehaving functions and handlers: the call still settles, with an ex
       },
     });
     await expect(r1.execute(() => Promise.reject(new Error('x')))).rejects.toBe(e1);
-    const e2 = new Error('failOn bug');
-    const r2 = new RetryPolicy({
-      backoff: [10],
-      failOn: () => {
-        throw e2;
-      },
-    });
-    await expect(r2.execute(() => Promise.reject(new Error('x')))).rejects.toBe(e2);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('a backoff iterable yielding a bad delay: the call rejects with a RangeError naming it', async () => {
-    const retry = new RetryPolicy({ backoff: new Set([-1]) });
-    const error = await retry.execute(() => Promise.reject(new Error('x'))).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(RangeError);
-    expect((error as Error).message).toContain('-1');
+  it('a failOn predicate that throws is no match: the original error is retried, then surfaces; the bug is reported', async () => {
+    const reported: [unknown, string][] = [];
+    const previous = setErrorReporter((error, source) => reported.push([error, source]));
+    try {
+      const e2 = new Error('failOn bug');
+      const original = new Error('x');
+      let calls = 0;
+      const r2 = new RetryPolicy({
+        backoff: [10],
+        failOn: () => {
+          throw e2;
+        },
+      });
+      const p = r2.execute(() => {
+        calls++;
+        return Promise.reject(original);
+      });
+      const check = expect(p).rejects.toBe(original);
+      await vi.advanceTimersByTimeAsync(10);
+      await check;
+      expect(calls).toBe(2);
+      expect(reported.map(([error]) => error)).toContain(e2);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      setErrorReporter(previous);
+    }
   });
 
-  it('a breaker failureResult predicate that throws: the call rejects with it and the breaker is not stuck', async () => {
-    let now = 0;
-    const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} };
-    const predicateError = new Error('failureResult bug');
-    let throwing = false;
-    const breaker = new CircuitBreaker({
-      volumeThreshold: 1,
-      sleepWindow: 100,
-      clock,
-      failureResult: () => {
-        if (throwing) throw predicateError;
-        return false;
-      },
-    });
-    await breaker.execute(() => Promise.reject(new Error('x'))).catch(() => {});
-    expect(breaker.state).toBe('open');
-    now = 100;
-    throwing = true;
-    await expect(breaker.execute(() => 'trial')).rejects.toBe(predicateError);
-    throwing = false;
-    // The trial's outcome was lost; at the latest one sleep window later another trial is admitted.
-    now = 200;
-    await expect(breaker.execute(() => 'next trial')).resolves.toBe('next trial');
-    expect(breaker.state).toBe('closed');
+  it('a custom backoff yielding a bad delay or throwing: no more retries, the original error surfaces, the mistake is reported', async () => {
+    // Decided (issue 11 item 16): a backoff mistake found at failure time must not replace the
+    // error the caller needs to see; it ends the retries and goes to the error reporter.
+    const reported: [unknown, string][] = [];
+    const previous = setErrorReporter((error, source) => reported.push([error, source]));
+    try {
+      const original = new Error('the dependency failed');
+      const badDelay = new RetryPolicy({ backoff: new Set([-1]) });
+      let calls = 0;
+      await expect(
+        badDelay.execute(() => {
+          calls++;
+          return Promise.reject(original);
+        }),
+      ).rejects.toBe(original);
+      expect(calls).toBe(1);
+      expect(reported).toHaveLength(1);
+      expect(reported[0]?.[0]).toBeInstanceOf(RangeError);
+      expect(String((reported[0]?.[0] as Error | undefined)?.message)).toContain('-1');
+      expect(reported[0]?.[1]).toBe('RetryPolicy backoff');
+
+      const backoffBug = new Error('backoff bug');
+      const throwing = new RetryPolicy({
+        maxRetries: 3,
+        backoff: {
+          *[Symbol.iterator]() {
+            yield 5;
+            throw backoffBug;
+          },
+        },
+      });
+      calls = 0;
+      const p = throwing.execute(() => {
+        calls++;
+        return Promise.reject(original);
+      });
+      const check = expect(p).rejects.toBe(original);
+      await vi.advanceTimersByTimeAsync(5);
+      await check;
+      expect(calls).toBe(2);
+      expect(reported[1]?.[0]).toBe(backoffBug);
+
+      // decorrelatedJitter with a broken random source: the same.
+      const jitter = new RetryPolicy({ backoff: decorrelatedJitter({ random: () => Number.NaN }) });
+      await expect(jitter.execute(() => Promise.reject(original))).rejects.toBe(original);
+      expect(reported[2]?.[0]).toBeInstanceOf(RangeError);
+      expect(String((reported[2]?.[0] as Error | undefined)?.message)).toContain('random()');
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      setErrorReporter(previous);
+    }
+  });
+
+  it('a custom backoff yielding a bad delay after retryResult: the last result is returned', async () => {
+    const previous = setErrorReporter(() => {});
+    try {
+      const retry = new RetryPolicy({ backoff: new Set([Number.NaN]), retryResult: (r) => r === 'busy' });
+      await expect(retry.execute(() => 'busy')).resolves.toBe('busy');
+    } finally {
+      setErrorReporter(previous);
+    }
+  });
+
+  it('a breaker failureResult predicate that throws: the result is returned, counted as a success, the bug reported', async () => {
+    // The breaker's decision (issue 11 item 21): a classifier that throws counts as `false`, so a
+    // half-open trial's slot is never held, and the classifier's error goes to the reporter.
+    const reported: unknown[] = [];
+    const previous = setErrorReporter((error) => reported.push(error));
+    try {
+      let now = 0;
+      const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} };
+      const predicateError = new Error('failureResult bug');
+      let throwing = false;
+      const breaker = new CircuitBreaker({
+        volumeThreshold: 1,
+        sleepWindow: 100,
+        clock,
+        failureResult: () => {
+          if (throwing) throw predicateError;
+          return false;
+        },
+      });
+      await breaker.execute(() => Promise.reject(new Error('x'))).catch(() => {});
+      expect(breaker.state).toBe('open');
+      now = 100;
+      throwing = true;
+      await expect(breaker.execute(() => 'trial')).resolves.toBe('trial');
+      expect(reported).toContain(predicateError);
+      expect(breaker.state).toBe('closed');
+    } finally {
+      setErrorReporter(previous);
+    }
   });
 });
