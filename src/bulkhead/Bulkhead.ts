@@ -1,4 +1,4 @@
-import { type AbortSubscription, onAbort } from '../core/abort.js';
+import { onAbort } from '../core/abort.js';
 import { type Clock, monotonic, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from '../core/errors.js';
@@ -250,7 +250,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     const next = queue.nexts[i] as number;
     const resolve = queue.resolves[i] as (value: unknown) => void;
     const reject = queue.rejects[i] as (error: unknown) => void;
-    dispose(queue.subscriptions[i]);
+    queue.subscriptions[i]?.dispose();
     queue.take(i);
     this._idle();
     if (this._events.listening('admit')) {
@@ -311,7 +311,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     let i = queue.peek();
     while (i >= 0 && (queue.deadlines[i] as number) <= now) {
       const reject = queue.rejects[i] as (error: unknown) => void;
-      dispose(queue.subscriptions[i]);
+      queue.subscriptions[i]?.dispose();
       queue.take(i);
       reject(this._rejection('queue-timeout'));
       i = queue.peek();
@@ -332,17 +332,5 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
       this._events.emit('reject', { reason, error, running: this._running, queued: this._queue.size });
     }
     return error;
-  }
-}
-
-/**
- * Stops listening to a waiter's signal. Only a look-alike signal whose `removeEventListener` throws
- * can make this fail: reported, so a slot is never stranded halfway through being handed on.
- */
-function dispose(subscription: AbortSubscription | undefined): void {
-  try {
-    subscription?.dispose();
-  } catch (error) {
-    reportError(error, `${OWNER} signal.removeEventListener`);
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { reportError } from './report.js';
 
 /**
  * A registration made with {@link onAbort}. `dispose()` removes it in O(1); calling it again, or
@@ -55,8 +56,14 @@ class Subscription implements AbortSubscription {
     else next.prev = prev;
     this.prev = this.next = undefined;
     if (watch.head === undefined) {
-      watch.signal.removeEventListener('abort', watch.fire);
       watches.delete(watch.signal);
+      try {
+        watch.signal.removeEventListener('abort', watch.fire);
+      } catch (error) {
+        // Only a look-alike signal can throw here. Disposing runs as a call settles or a slot is
+        // handed on: it must never throw (that would strand a waiter or lose a result).
+        reportError(error, 'signal.removeEventListener');
+      }
     }
   }
 }

@@ -180,14 +180,9 @@ export class Semaphore {
     acquirer.before = acquirer.after = undefined;
     this._waiting--;
     if (acquirer.subscription !== undefined) {
-      const subscription = acquirer.subscription;
+      // Never throws (a look-alike signal's failing removeEventListener is reported).
+      acquirer.subscription.dispose();
       acquirer.subscription = undefined;
-      try {
-        subscription.dispose();
-      } catch (error) {
-        // Only a look-alike signal whose removeEventListener throws: report, never strand the waiter.
-        reportError(error, `${OWNER} signal.removeEventListener`);
-      }
     }
     if (acquirer.timer !== undefined) {
       const timer = acquirer.timer;
