@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // The package checks (`npm run test:package`, after `npm run build`):
 //   1. every file the package.json entry points and exports map name exists in dist;
-//   2. dist imports nothing but tslib, the optional peers and (integrations only) `node:` built-ins;
+//   2. dist imports nothing but the optional peers and (integrations only) `node:` built-ins, and
+//      every declared runtime dependency is imported by dist (there are none: a dependency that
+//      nothing imports is a false declaration, one that something imports must be declared);
 //   3. dist/index.js is runtime-neutral (no Node built-in, no Node-only global);
 //   4. `npm pack`, then publint and Are the Types Wrong on the tarball;
 //   5. a consumer in a temporary directory installs the tarball, first alone (the main entry must
 //      work without any peer), then with the peers (from npm's cache), and both imports and
-//      requires every entry point, making one real call through the package.
+//      requires every entry point, making one real call through the package; then type-checks an
+//      import of every entry point under each moduleResolution a user may have: node10 (the
+//      default of "module": "commonjs"), node16 from CommonJS and from ESM, and bundler.
 // Every step runs even when an earlier one fails; the exit code is 1 if any failed.
 import { execFileSync } from 'node:child_process';
 import {
@@ -85,22 +89,39 @@ if (built.length === subpaths.length) ok(`all ${targets.size} targets of ${subpa
 console.log('2. imports of dist');
 const peers = Object.keys(pkg.peerDependencies ?? {});
 const runtimeDeps = Object.keys(pkg.dependencies ?? {});
-const allowed = (spec) =>
-  spec.startsWith('.') ||
-  spec.startsWith('node:') ||
-  [...peers, ...runtimeDeps].some((name) => spec === name || spec.startsWith(`${name}/`));
+const packageOf = (spec) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
+const imported = new Set();
 let importProblems = 0;
 for (const file of readdirSync(join(root, 'dist')).filter((f) => /\.(c?js)$/.test(f))) {
   const code = readFileSync(join(root, 'dist', file), 'utf8');
   for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*|^import\s*)["']([^"']+)["']/gm)) {
-    if (!allowed(m[1])) {
+    const spec = m[1];
+    if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+    const name = packageOf(spec);
+    imported.add(name);
+    if (!peers.includes(name) && !runtimeDeps.includes(name)) {
       importProblems++;
-      fail('imports', `dist/${file} imports '${m[1]}', which is neither a dependency nor a peer`);
+      fail('imports', `dist/${file} imports '${spec}', which is neither a dependency nor a peer`);
     }
   }
 }
+// A declaration must be true: a runtime dependency that no dist file imports is installed for
+// nothing in every user's node_modules (0.1.0 declared tslib, which the build never imported).
+for (const name of runtimeDeps) {
+  if (!imported.has(name)) {
+    importProblems++;
+    fail('imports', `"dependencies" declares '${name}', but no file in dist imports it`);
+  }
+}
 if (importProblems === 0)
-  ok(`dist imports only relative chunks, node: built-ins, ${[...runtimeDeps, ...peers].join(', ')}`);
+  ok(
+    `dist imports only relative chunks, node: built-ins and the peers ${[...imported].join(', ') || '(none)'}; ` +
+      `runtime dependencies: ${runtimeDeps.join(', ') || 'none'}`,
+  );
 
 // 3. The main entry runs outside Node.
 console.log('3. runtime-neutral main entry');
@@ -124,12 +145,11 @@ try {
     else ok(`packed ${files.length} files, ${(info.size / 1024).toFixed(1)} kB`);
 
     if (tryRun('publint', bin('publint'), ['run', tarball, '--strict']) !== undefined) ok('publint --strict');
-    // Profile node16: every entry point must resolve with types under node16/nodenext (from ESM
-    // and from CJS) and bundler resolution. The default "strict" profile also demands node10
-    // ("moduleResolution": "node"), which predates "exports" and cannot see subpaths at all; the
-    // main entry still works there through "main"/"types".
-    const attwArgs = [tarball, '--profile', 'node16', '--format', 'table-flipped', '--no-emoji', '--no-color'];
-    if (tryRun('attw', bin('attw'), attwArgs) !== undefined) ok('attw --profile node16');
+    // The default ("strict") profile, with no exception: every entry point must resolve with the
+    // right types under node10 (which predates "exports": "typesVersions" maps the subpaths there),
+    // node16/nodenext from CommonJS and from ESM, and bundler.
+    const attwArgs = [tarball, '--format', 'table-flipped', '--no-emoji', '--no-color'];
+    if (tryRun('attw', bin('attw'), attwArgs) !== undefined) ok('attw (node10, node16 from CJS and ESM, bundler)');
 
     // 5. A consumer project.
     console.log('5. consumer install');
@@ -201,6 +221,47 @@ console.log('loaded ' + all.length + ' entry point(s); RetryPolicy.execute resol
   const how = process.argv.includes('--link-peers') ? 'linked' : 'installed';
   runBoth(`${withPeers.length} entry points, peers ${how}: ${peerSpecs.join(', ')}`, withPeers);
   if (missing.length > 0) fail('smoke', `not built, so not loaded: ${missing.join(', ')}`);
+  typeCheck(consumer, withPeers);
+}
+
+/**
+ * The consumer type-checks an import of every entry point with the installed package, as users
+ * configure TypeScript: `"module": "commonjs"` (whose default resolution is node10, which predates
+ * "exports": 0.1.0 failed there on every subpath), node16 from a CommonJS and from an ES module
+ * file, and bundler. An entry point that does not resolve, or resolves to a file without types, is
+ * an error under `strict` (TS2307 / TS7016).
+ */
+function typeCheck(consumer, entries) {
+  const specifier = (s) => (s === '.' ? 'staunch' : `staunch/${s.slice(2)}`);
+  const imports = entries.map((s, i) => `import * as m${i} from '${specifier(s)}';`).join('\n');
+  const source = `${imports}
+export const entries: object[] = [${entries.map((_, i) => `m${i}`).join(', ')}];
+// The types are real, not any: a Promise<number> from RetryPolicy.execute.
+export const answer: Promise<number> = new m0.RetryPolicy({ maxRetries: 1 }).execute(() => 42);
+`;
+  writeFileSync(join(consumer, 'entries.ts'), source);
+  writeFileSync(join(consumer, 'entries.mts'), source);
+  const configs = [
+    ['node10', 'node10 ("module": "commonjs")', { module: 'commonjs' }, 'entries.ts'],
+    ['node16-cjs', 'node16 from CommonJS', { module: 'node16', moduleResolution: 'node16' }, 'entries.ts'],
+    ['node16-esm', 'node16 from ESM', { module: 'node16', moduleResolution: 'node16' }, 'entries.mts'],
+    ['bundler', 'bundler', { module: 'esnext', moduleResolution: 'bundler' }, 'entries.ts'],
+  ];
+  for (const [name, label, options, file] of configs) {
+    const tsconfig = `tsconfig.${name}.json`;
+    const compilerOptions = {
+      target: 'es2022',
+      lib: ['es2022', 'dom'],
+      types: [],
+      strict: true,
+      skipLibCheck: true,
+      noEmit: true,
+      ...options,
+    };
+    writeFileSync(join(consumer, tsconfig), JSON.stringify({ compilerOptions, files: [file] }));
+    if (tryRun('types', bin('tsc'), ['-p', tsconfig], { cwd: consumer }) !== undefined)
+      ok(`types of ${entries.length} entry points resolve under ${label}`);
+  }
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -12,17 +12,20 @@ const pkg = read('package.json') as {
   files: string[];
   peerDependencies: Record<string, string>;
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
-  dependencies: Record<string, string>;
+  dependencies?: Record<string, string>;
+  types: string;
+  typesVersions: Record<string, Record<string, string[]>>;
   type: string;
   sideEffects: boolean;
   engines: { node: string };
 };
 const API_SUBPATHS = ['express', 'fastify', 'koa', 'hono', 'fetch', 'hystrix', 'opentelemetry'];
+// The majors the suite tests (issue 11, item 2): Express 4-5, Fastify 4-5, Koa 2-3, Hono 4.
 const PEERS = {
-  express: '>=4.0.0',
-  fastify: '>=4.0.0',
-  koa: '>=2.0.0',
-  hono: '>=4.0.0',
+  express: '>=4.0.0 <6',
+  fastify: '>=4.0.0 <6',
+  koa: '>=2.0.0 <4',
+  hono: '>=4.0.0 <5',
   '@opentelemetry/api': '>=1.4.0',
 };
 
@@ -45,10 +48,23 @@ describe('package.json', () => {
     }
   });
 
-  it('has tslib as its only runtime dependency and every framework as an optional peer', () => {
-    expect(Object.keys(pkg.dependencies)).toEqual(['tslib']);
+  // Issue 11, item 23: 0.1.0 declared tslib, which no dist file imports. The core has no runtime
+  // dependency (`npm run test:package` checks that dist imports nothing undeclared, and that every
+  // declared dependency is imported).
+  it('has no runtime dependency, and every framework as an optional peer', () => {
+    expect(pkg.dependencies ?? {}).toEqual({});
     expect(pkg.peerDependencies).toEqual(PEERS);
     for (const name of Object.keys(PEERS)) expect(pkg.peerDependenciesMeta[name]?.optional, name).toBe(true);
+  });
+
+  // Issue 11, item 24: TypeScript's node10 resolution (the default of "module": "commonjs") predates
+  // "exports"; "typesVersions" shows it the subpaths' types. `npm run test:package` type-checks an
+  // import of every entry point under node10, node16 and bundler, and runs attw with no exception.
+  it('maps every subpath to its declarations for node10 resolution (typesVersions)', () => {
+    expect(pkg.types).toBe('./dist/index.d.ts');
+    expect(pkg.typesVersions).toEqual({
+      '*': Object.fromEntries(API_SUBPATHS.map((s) => [s, [`./dist/${s}.d.ts`]])),
+    });
   });
 
   it('ships only what a user needs', () => {
