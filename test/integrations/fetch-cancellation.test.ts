@@ -8,6 +8,7 @@ import { deferred, listen } from './helpers.js';
 // The servers below send their headers at once and then trickle the body for ever (one byte every
 // 20 ms) until the socket closes: a call that is not cancelled never settles, so the assertions
 // are that it settles at all (with the right error) and that the server sees the socket close.
+// Deadlines that must not fire before the headers arrive are 1 s: generous on a loaded machine.
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -131,7 +132,7 @@ describe('createFetch: a body handed to the caller', () => {
 
   it("a body still unread at the policy's deadline: the read rejects with TimeoutError and the socket closes", async () => {
     const server = await trickler(200);
-    const fetch = createFetch({ policy: pipeline(new Timeout(300)), retry: { backoff: [0] } });
+    const fetch = createFetch({ policy: pipeline(new Timeout(1_000)), retry: { backoff: [0] } });
     const res = await fetch(server.url);
     expect(res.status).toBe(200);
     expect(res.url).toBe(`${server.url}/`);
@@ -143,7 +144,7 @@ describe('createFetch: a body handed to the caller', () => {
   it('an outer Timeout whose ctx.signal is passed bounds the body read after its call returned', async () => {
     const server = await trickler(200);
     const fetch = createFetch({ retry: { backoff: [0] } });
-    const outer = new Timeout(300);
+    const outer = new Timeout(1_000);
     const res = await outer.execute(({ signal }) => fetch(server.url, { signal }));
     await expect(res.text()).rejects.toBeInstanceOf(TimeoutError);
     await server.closed;
@@ -151,7 +152,7 @@ describe('createFetch: a body handed to the caller', () => {
 
   it("a failure Response returned when retries run out ('return') stays under the deadline too", async () => {
     const server = await trickler(503);
-    const fetch = createFetch({ policy: new Timeout(300), retry: false });
+    const fetch = createFetch({ policy: new Timeout(1_000), retry: false });
     const res = await fetch(server.url);
     expect(res.status).toBe(503);
     await expect(res.text()).rejects.toBeInstanceOf(TimeoutError);
