@@ -10,7 +10,9 @@
 //      work without any peer), then with the peers (from npm's cache), and both imports and
 //      requires every entry point, making one real call through the package; then type-checks an
 //      import of every entry point under each moduleResolution a user may have: node10 (the
-//      default of "module": "commonjs"), node16 from CommonJS and from ESM, and bundler.
+//      default of "module": "commonjs"), node16 from CommonJS and from ESM, and bundler;
+//   6. the API reference builds (TypeDoc, warnings are errors), its modules are named by their
+//      import paths (`staunch`, `staunch/fetch`, ...) and its landing page is the README.
 // Every step runs even when an earlier one fails; the exit code is 1 if any failed.
 import { execFileSync } from 'node:child_process';
 import {
@@ -262,6 +264,26 @@ export const answer: Promise<number> = new m0.RetryPolicy({ maxRetries: 1 }).exe
     if (tryRun('types', bin('tsc'), ['-p', tsconfig], { cwd: consumer }) !== undefined)
       ok(`types of ${entries.length} entry points resolve under ${label}`);
   }
+}
+
+// 6. The API reference, as `npm run docs` builds it, into the temporary directory.
+console.log('6. API reference (TypeDoc)');
+const docs = mkdtempSync(join(tmpdir(), 'staunch-docs-'));
+try {
+  const json = join(docs, 'api.json');
+  if (tryRun('docs', bin('typedoc'), ['--out', join(docs, 'api'), '--json', json], { cwd: root }) !== undefined) {
+    const project = JSON.parse(readFileSync(json, 'utf8'));
+    const names = (project.children ?? []).map((c) => c.name).sort();
+    const expected = subpaths.map((s) => (s === '.' ? 'staunch' : `staunch/${s.slice(2)}`)).sort();
+    if (JSON.stringify(names) !== JSON.stringify(expected))
+      fail('docs', `modules are named ${names.join(', ')}; expected the import paths ${expected.join(', ')}`);
+    else ok(`modules named by import path: ${names.join(', ')}`);
+    const landing = (project.readme ?? []).map((part) => part.text ?? '').join('');
+    if (!landing.includes('# staunch')) fail('docs', 'the landing page does not show the README');
+    else ok(`landing page: the README (${landing.length} characters)`);
+  }
+} finally {
+  rmSync(docs, { recursive: true, force: true });
 }
 
 const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -3,6 +3,7 @@
  * bulkhead, timeout, fallback, and `pipeline` to chain them.
  *
  * @packageDocumentation
+ * @module staunch
  */
 
 export { type BatchCallOptions, Batcher, type BatcherOptions, type BatchResults } from './batcher/index.js';

@@ -89,6 +89,22 @@ describe('build and docs', () => {
     expect(missing).toEqual([]);
   });
 
+  // Issue 11, item 27: the modules were named `index` and `integrations/fetch`, and the landing page
+  // was empty. `npm run test:package` also builds the reference and checks the names TypeDoc gives.
+  it('TypeDoc names each module by its import path and opens on the README', () => {
+    const typedoc = read('typedoc.json') as { readme: string };
+    expect(typedoc.readme).toBe('README.md');
+    for (const [file, name] of [
+      ['src/index.ts', 'staunch'],
+      ...API_SUBPATHS.map((s) => [`src/integrations/${s}/index.ts`, `staunch/${s}`]),
+    ] as const) {
+      const source = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+      const header = source.slice(0, source.indexOf('*/'));
+      expect(header, file).toContain('@packageDocumentation');
+      expect(header.match(/@module (\S+)/)?.[1], file).toBe(name);
+    }
+  });
+
   it('TypeDoc documents every entry point', () => {
     const typedoc = read('typedoc.json') as { entryPoints: string[] };
     expect(typedoc.entryPoints.sort()).toEqual(

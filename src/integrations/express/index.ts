@@ -3,6 +3,7 @@
  * staunch policy and maps staunch's errors to HTTP (503 + `Retry-After`, 504).
  *
  * @packageDocumentation
+ * @module staunch/express
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { reportError } from '../../core/report.js';

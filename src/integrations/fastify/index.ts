@@ -3,6 +3,7 @@
  * staunch's errors to HTTP (503 + `Retry-After`, 504).
  *
  * @packageDocumentation
+ * @module staunch/fastify
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { ExecutionContext, Policy } from '../../index.js';

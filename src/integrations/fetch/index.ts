@@ -4,6 +4,7 @@
  * Bun, browsers and edge runtimes.
  *
  * @packageDocumentation
+ * @module staunch/fetch
  */
 
 import { type AbortSubscription, onAbort, raceAbort } from '../../core/abort.js';

@@ -4,6 +4,7 @@
  * Hono runs.
  *
  * @packageDocumentation
+ * @module staunch/hono
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { fallbackAnswer, isBodiless } from '../shared/answer.js';

@@ -4,6 +4,7 @@
  * a web-standard `(Request) => Response` handler for fetch-style servers (Hono, Deno, Bun).
  *
  * @packageDocumentation
+ * @module staunch/hystrix
  */
 
 import { reportError } from '../../core/report.js';

@@ -3,6 +3,7 @@
  * maps staunch's errors to HTTP (503 + `Retry-After`, 504).
  *
  * @packageDocumentation
+ * @module staunch/koa
  */
 import type { Context, Middleware, Next } from 'koa';
 import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';

@@ -4,6 +4,7 @@
  * bulkhead occupancy. `@opentelemetry/api` is imported by this subpath only.
  *
  * @packageDocumentation
+ * @module staunch/opentelemetry
  */
 import {
   type Attributes,
