@@ -37,7 +37,10 @@ for (const [name, start] of FRAMEWORKS) {
         {
           policy: (key: string) => {
             made.set(key, (made.get(key) ?? 0) + 1);
-            return pipeline(new CircuitBreaker({ volumeThreshold: 1, sleepWindow: 60_000 }), new Bulkhead({ maxConcurrent: 8 }));
+            return pipeline(
+              new CircuitBreaker({ volumeThreshold: 1, sleepWindow: 60_000 }),
+              new Bulkhead({ maxConcurrent: 8 }),
+            );
           },
           keyOfPath: (path: string) => path,
           maxPolicies: 10,
