@@ -156,5 +156,10 @@ describe('staunch/fastify plugin', () => {
     const app = Fastify();
     await expect(app.register(staunchPlugin, { bulkheadStatus: 500 as never })).rejects.toThrow(/bulkheadStatus/);
     await app.close();
+    const other = Fastify();
+    await expect(other.register(staunchPlugin, { shared: 'yes' as never })).rejects.toThrow(
+      /staunch\/fastify: shared must be a boolean/,
+    );
+    await other.close();
   });
 });

@@ -221,18 +221,22 @@ export function staunch(options: StaunchExpressOptions): RequestHandler {
  *
  * A synchronous throw is handled the same way. The wrapped handler returns nothing.
  *
+ * @typeParam Req the request type (inferred from the route, e.g. its params).
+ * @typeParam Res the response type.
+ * @throws TypeError when `handler` is not a function.
+ *
  * @example
  * app.get('/report', staunch({ policy }), asyncHandler(async (req, res) => {
  *   res.json(await buildReport({ signal: res.locals.signal }));
  * }));
  */
-export function asyncHandler(
-  handler: (req: Request, res: Response, next: NextFunction) => unknown,
-): (req: Request, res: Response, next: NextFunction) => void {
+export function asyncHandler<Req extends Request = Request, Res extends Response = Response>(
+  handler: (req: Req, res: Res, next: NextFunction) => unknown,
+): (req: Req, res: Res, next: NextFunction) => void {
   if (typeof handler !== 'function') {
     throw new TypeError(`asyncHandler: handler must be a function, got ${handler === null ? 'null' : typeof handler}`);
   }
-  return function staunchAsyncHandler(req: Request, res: Response, next: NextFunction): void {
+  return function staunchAsyncHandler(req: Req, res: Res, next: NextFunction): void {
     let result: unknown;
     try {
       result = handler(req, res, next);
