@@ -9,22 +9,25 @@
  * not a plain native promise is adopted into one.
  */
 
-const PROMISE_PROTOTYPE = Promise.prototype;
+/** The intrinsic `then`, read once at load. */
+const PROMISE_THEN = Promise.prototype.then;
 
 /**
- * @internal Returns `value` itself when it is a plain native promise (branded, with
- * `Promise.prototype` as prototype and no own `then`), else a native promise that adopts it and
- * settles once: the first of its callbacks wins, later ones are ignored, and a `then` that throws
- * after calling back changes nothing. May throw only if reading a property of a proxy throws (the
- * caller turns that into a rejection).
+ * @internal Returns `value` itself when it is a plain native promise (a real promise whose
+ * `constructor` is `Promise` and whose `then` is the intrinsic one), else a native promise that
+ * adopts it and settles once: the first of its callbacks wins, later ones are ignored, and a `then`
+ * that throws after calling back changes nothing. (Not defended: a `then` getter that returns the
+ * intrinsic method when checked here and another function later.) Cost on the hot path: one
+ * `Promise.resolve` that returns its argument and one property read. May throw only where reading
+ * `constructor` or `then` throws (the callers turn that into a rejection).
  */
 export function settleOnce<T>(value: T | PromiseLike<T>): Promise<T> {
   // `Promise.resolve` brand-checks its argument (a proxy or a look-alike is not a promise) and
   // returns it unchanged only for a real promise whose `constructor` is `Promise`.
   const promise = Promise.resolve(value);
   if (promise !== value) return promise;
-  // A real promise, so these reads cannot be trapped; its `then` may still not be the intrinsic one.
-  if (Object.getPrototypeOf(promise) === PROMISE_PROTOTYPE && !Object.hasOwn(promise, 'then')) return promise;
+  // A real promise (not a proxy), but its `then` may be its own or a subclass's.
+  if (promise.then === PROMISE_THEN) return promise;
   // The resolve functions always adopt a thenable through its `then` (no shortcut for promises).
   return new Promise<T>((resolve) => resolve(value));
 }
