@@ -101,6 +101,9 @@ export abstract class Stage<R = never, E extends object = Record<never, never>> 
 
   /**
    * Subscribes to this policy's events (see the policy's event map for the kinds and payloads).
+   * A listener that throws does not change the call it observes, nor stop the other listeners: its
+   * error goes to the error reporter (`setErrorReporter`; default `console.error`) with the source
+   * `'<Policy> listener "<event>"'`, and is never rethrown.
    * @returns a function that removes the listener.
    */
   on<K extends keyof E>(type: K, listener: Listener<E[K]>): Unsubscribe {
