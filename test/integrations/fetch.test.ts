@@ -94,12 +94,13 @@ describe('createFetch', () => {
     expect(res.status).toBe(200);
     expect(delays).toEqual([2000]);
 
-    const dated = await flaky([429], { 'retry-after': new Date(Date.now() + 3_000).toUTCString() });
+    const dated = await flaky([429], { 'retry-after': new Date(Date.now() + 30_000).toUTCString() });
     delays.length = 0;
     expect((await createFetch({ retry: { backoff: [50], clock } })(dated.url)).status).toBe(200);
-    // An HTTP-date has whole seconds: between 2 and 3 s from now.
-    expect(delays[0]).toBeGreaterThan(1_000);
-    expect(delays[0]).toBeLessThanOrEqual(3_000);
+    // An HTTP-date has whole seconds: up to 30 s from now (far above the 50 ms backoff; the lower
+    // bound leaves 10 s for a loaded machine between writing the header and reading it).
+    expect(delays[0]).toBeGreaterThan(20_000);
+    expect(delays[0]).toBeLessThanOrEqual(30_000);
 
     const second = await flaky([503], { 'retry-after': '120' });
     const res2 = await createFetch({ retry: { backoff: [0], clock } })(second.url);

@@ -235,7 +235,7 @@ class Exchange {
   private _timer: ReturnType<typeof setTimeout> | undefined = undefined;
   private _closed = false;
   /** Called once if the exchange is aborted while a wrapped body is being read. */
-  onAbort: ((reason: unknown) => void) | undefined = undefined;
+  onAborted: ((reason: unknown) => void) | undefined = undefined;
 
   /** Aborts with `signal`'s reason when it aborts, until the exchange is closed. */
   follow(signal: AbortSignal): void {
@@ -263,7 +263,7 @@ class Exchange {
 
   abort(reason: unknown): void {
     if (this._closed) return;
-    const hook = this.onAbort;
+    const hook = this.onAborted;
     this.close();
     this.controller.abort(reason);
     hook?.(reason);
@@ -273,7 +273,7 @@ class Exchange {
   close(): void {
     if (this._closed) return;
     this._closed = true;
-    this.onAbort = undefined;
+    this.onAborted = undefined;
     for (const link of this._links) link.dispose();
     this._links = [];
     if (this._timer !== undefined) {
@@ -356,7 +356,7 @@ function tracked(response: Response, exchange: Exchange): Response {
     exchange.close();
     return response;
   }
-  exchange.onAbort = fail;
+  exchange.onAborted = fail;
   Object.defineProperties(wrapped, {
     url: { value: response.url },
     redirected: { value: response.redirected },
