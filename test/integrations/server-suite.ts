@@ -250,7 +250,9 @@ export function serverSuite(name: string, start: StartServer, capabilities: { ha
     });
 
     // Issue 11 item 1: a Timeout firing while the body is being written left the connection open.
-    it.runIf(capabilities.halfSent)(
+    // Registered only where a response can be half-sent when the deadline fires (not Hono, whose
+    // call ends when the handler returns its Response), so no framework reports a skipped test.
+    (capabilities.halfSent ? it : () => undefined)(
       'ends a response half-sent when the deadline fires: the client sees the connection close',
       { timeout: 10_000 },
       async () => {
