@@ -2,6 +2,7 @@ import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js
 import { type Clock, systemClock } from '../core/clock.js';
 import { BatcherClosedError, BatchResultMissingError, describe } from '../core/errors.js';
 import { reportError } from '../core/report.js';
+import { settleOnce } from '../core/thenable.js';
 import { checkOptions, clockOption, functionOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
 /**
@@ -222,7 +223,8 @@ export class Batcher<K, V, Key = K> {
     let result: Promise<BatchResults<V, Key>>;
     try {
       // Inside the try: adopting a hostile promise (a throwing `constructor` getter) can throw too.
-      result = Promise.resolve(this._runBatch(items));
+      // Settle-once: a promise whose own `then` calls back twice, or returns nothing, is adopted.
+      result = settleOnce(this._runBatch(items));
     } catch (error) {
       for (const entry of entries) entry.reject(error);
       return Promise.resolve();
