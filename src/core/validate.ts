@@ -3,7 +3,8 @@ import type { Clock } from './clock.js';
 /**
  * Construction-time validation shared by every policy. Bad input is a `TypeError` (wrong type,
  * unknown option) or a `RangeError` (right type, wrong value) whose message names the policy, the
- * option and the value — never a silent default.
+ * option and the value — never a silent default. Only `undefined` (an absent option) means "the
+ * default": `null` is a wrong type like any other, so never write `value ?? fallback` on an option.
  */
 
 function show(value: unknown): string {
@@ -43,7 +44,7 @@ export interface NumberRule {
   readonly allowInfinity?: boolean;
 }
 
-/** Validates a numeric option; returns `fallback` when `value` is undefined. */
+/** Validates a numeric option; returns `fallback` when `value` is undefined (only then: `null` is a TypeError). */
 export function numberOption(owner: string, name: string, value: unknown, fallback: number, rule: NumberRule): number {
   if (value === undefined) return fallback;
   return checkNumber(owner, name, value, rule);
