@@ -2,7 +2,7 @@
  * Bad input, table-driven: every public constructor and option given wrong types, NaN, negative,
  * non-integer, out-of-range values and misspelt option names. Each must throw at construction a
  * TypeError (wrong type, unknown option) or a RangeError (right type, wrong value) whose message
- * names the option and shows the value. Rows marked with a finding (reliability-findings.md) are
+ * names the option and shows the value. Rows marked with a finding (docs/reliability.md) are
  * known gaps: they run as `it.fails` until fixed.
  *
  * Then functions handed to the policies that misbehave: sync throws, plain values, thenables,
@@ -34,7 +34,7 @@ interface Row {
   readonly error: Ctor;
   /** Text the message must contain: the option's name and the value as shown. */
   readonly mentions: readonly string[];
-  /** A known gap (reliability-findings.md): the row runs as it.fails. */
+  /** A known gap (docs/reliability.md): the row runs as it.fails. */
   readonly bug?: string;
 }
 
@@ -819,7 +819,7 @@ describe('misbehaving functions and handlers: the call still settles, with an ex
     const check = expect(p).rejects.toBe(predicateError);
     await vi.advanceTimersByTimeAsync(100);
     await check;
-    // Decided (reliability-findings.md F8): a classifier that throws is a bug to report, not a
+    // Decided (docs/reliability.md F8): a classifier that throws is a bug to report, not a
     // transient failure of the dependency: the call rejects at once, the function ran once.
     expect(calls).toBe(1);
   });

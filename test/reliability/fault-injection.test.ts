@@ -264,7 +264,7 @@ describe('the upstream hangs: timeout and bulkhead', () => {
       // Cooperative: the slot is held until the aborted fetch has really settled, so the client never
       // has more than 3 fetches open. Non-cooperative: the Timeout inside the bulkhead gives the slot
       // back at the deadline, before the aborted fetch has settled, so a queued caller's fetch can
-      // overlap the tail of a timed-out one (reliability-findings.md, "slot released at the
+      // overlap the tail of a timed-out one (docs/reliability.md F2, "slot released at the
       // deadline"); the overlap is bounded by the 2 queued calls.
       expect(maxFetching).toBeLessThanOrEqual(cooperative ? 3 : 3 + 2);
       expect(upstream.maxInFlight).toBeLessThanOrEqual(5);

@@ -1,6 +1,6 @@
 /**
  * Behaviours that surviving mutants showed no test pinned (Stryker run over src/core, src/retry,
- * src/timeout, src/fallback; see reliability-findings.md "Mutation testing"). Each test names the
+ * src/timeout, src/fallback; see docs/reliability.md "Mutation testing"). Each test names the
  * mutant it kills.
  */
 import { describe, expect, it, vi } from 'vitest';

@@ -1,7 +1,7 @@
 /**
  * Regression tests from the reliability suites: shrunk counter-examples of the model-based
  * property test, pinned as plain scenarios, and minimal repros of the findings in
- * /work/notes/reliability-findings.md. A repro of an open finding is `it.fails`: it turns red when
+ * docs/reliability.md. A repro of an open finding is `it.fails`: it turns red when
  * the bug is fixed, and then loses its `.fails`.
  */
 import { describe, expect, it, vi } from 'vitest';
@@ -56,7 +56,7 @@ describe('shrunk counter-examples of the pipeline model', () => {
     }));
 });
 
-describe('findings (reliability-findings.md)', () => {
+describe('findings (docs/reliability.md)', () => {
   // F3 (fixed in e3fe05f): queued bulkhead callers each added a native listener to the caller's
   // signal, where the rest of the core shares one per signal (core/abort.ts onAbort); with a
   // long-lived signal and more than 10 queued callers Node printed MaxListenersExceededWarning.
