@@ -10,11 +10,62 @@ import { describe, expect, it } from 'vitest';
 // and 'staunch/<name>' map to src/ through `paths`, as in tsconfig.json).
 //
 // What an example leaves to the reader (a logger, a database, an Express app, ...) is declared,
-// with real types, in test/package/fixtures/readme-context.d.ts. A block that is a fragment on
+// with real types, in CONTEXT below. A block that is a fragment on
 // purpose (a signature, not code) is preceded by `<!-- readme-check: skip (reason) -->`; keep such
 // skips few, and give the reason.
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Written next to the blocks as readme-context.d.ts (a string here, so that its globals stay out of
+ * the test suite's own type-check).
+ */
+const CONTEXT = `// What the README's examples leave to the reader — their own logger, cache, database, handlers,
+// and the policies an earlier example of the same section built — declared here with real types,
+// so that this test type-checks each example exactly as it is printed. Nothing
+// here is part of staunch.
+import type { Meter } from '@opentelemetry/api';
+import type { Express, RequestHandler } from 'express';
+import type { Bulkhead, CircuitBreaker, Pipeline, Policy, RetryPolicy } from 'staunch';
+
+declare global {
+  // Your own code and data.
+  interface User {
+    id: string;
+    name: string;
+  }
+  const log: { warn(data: object): void };
+  const cache: Map<string, { items: string[] }>;
+  class BadRequestError extends Error {}
+  const cachedUsers: User[];
+  const cachedQuotes: { symbol: string; price: number }[];
+  const db: { query(sql: string, params?: unknown): Promise<User[]> };
+  const sql: string;
+  const metrics: { increment(name: string): void };
+  const store: { set(key: string, value: string): Promise<void>; get(key: string): Promise<string> };
+  function useConnection(): Promise<void>;
+  function buildReport(options: { signal?: AbortSignal | undefined }): Promise<object>;
+  function work(signal: AbortSignal): Promise<string>;
+  const quotesHandler: RequestHandler;
+  const h: () => string;
+  const id: string;
+  const url: string;
+  const body: string;
+  const signal: AbortSignal;
+  const meter: Meter;
+  const app: Express;
+
+  // Built by an earlier example of the same section.
+  const retry: RetryPolicy;
+  const breaker: CircuitBreaker;
+  const payments: CircuitBreaker;
+  const search: CircuitBreaker;
+  const bulkhead: Bulkhead;
+  const inbound: Pipeline;
+  const other: Policy<unknown>;
+  const policy: Pipeline<User | null>;
+}
+`;
 const SKIP = /^<!--\s*readme-check:\s*skip\s*\((.+)\)\s*-->$/;
 
 interface Block {
@@ -25,7 +76,7 @@ interface Block {
   readonly skip: string | undefined;
 }
 
-export function readmeBlocks(markdown: string): Block[] {
+function readmeBlocks(markdown: string): Block[] {
   const lines = markdown.split('\n');
   const blocks: Block[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -81,6 +132,7 @@ describe('README code blocks', () => {
         files.push(file);
       }
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+      writeFileSync(join(dir, 'readme-context.d.ts'), CONTEXT);
       writeFileSync(
         join(dir, 'tsconfig.json'),
         JSON.stringify({
@@ -98,7 +150,7 @@ describe('README code blocks', () => {
               'staunch/*': [join(root, 'src/integrations/*/index.ts')],
             },
           },
-          files: [...files, join(root, 'test/package/fixtures/readme-context.d.ts')],
+          files: [...files, 'readme-context.d.ts'],
         }),
       );
       const { code, output } = await tsc(join(dir, 'tsconfig.json'));
