@@ -60,7 +60,9 @@ export interface RetryOptions {
   /**
    * A delay hint from the failure itself (e.g. a `Retry-After` header), in milliseconds; when it
    * returns a number, that delay replaces the backoff's for this retry (jitter is not applied).
-   * Return `undefined` to keep the backoff's delay. A delay (from here or the backoff) that is at
+   * Return `undefined` to keep the backoff's delay. A hint function that throws or returns
+   * something other than a delay (NaN, negative, not a number) never replaces the call's failure:
+   * its error goes to the error reporter (`setErrorReporter`) and the backoff's delay is used. A delay (from here or the backoff) that is at
    * least what is left of an enclosing `Timeout`'s deadline ends the retries at once: the last
    * failure is returned or rethrown unchanged (`giveUp` with reason `'deadline'`).
    */
@@ -266,6 +268,22 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
   }
 
   /**
+   * The `retryAfter` hint for this retry, or `undefined` to keep the backoff's delay. A hint
+   * function that throws or returns something that is not a delay (NaN, negative, not a number)
+   * is a bug of its own: it must not replace the call's failure, so it is reported and the
+   * backoff's delay is used.
+   */
+  private _hint(outcome: RetryOutcome, attempt: number): number | undefined {
+    try {
+      const hint = (this._retryAfter as NonNullable<RetryOptions['retryAfter']>)(outcome, attempt);
+      return hint === undefined ? undefined : checkDelay(hint, 'the delay from retryAfter');
+    } catch (error) {
+      reportError(error, `${OWNER} retryAfter`);
+      return undefined;
+    }
+  }
+
+  /**
    * The delay before retrying after `attempt` failed with `outcome` (emitting `retry`), or
    * undefined when the retries ran out (emitting `giveUp`).
    */
@@ -295,8 +313,8 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
       }
       return undefined;
     }
-    const hint = this._retryAfter?.(outcome, attempt);
-    if (hint !== undefined) delay = Math.min(checkDelay(hint, 'the delay from retryAfter'), MAX_TIMER_DELAY);
+    const hint = this._retryAfter === undefined ? undefined : this._hint(outcome, attempt);
+    if (hint !== undefined) delay = Math.min(hint, MAX_TIMER_DELAY);
     else if (this.jitter > 0)
       delay = Math.min(delay * (1 - this.jitter + 2 * this.jitter * this._random()), MAX_TIMER_DELAY);
     // A wait that would end at or after an enclosing Timeout's deadline is not made: the call fails

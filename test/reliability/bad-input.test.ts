@@ -824,16 +824,39 @@ describe('misbehaving functions and handlers: the call still settles, with an ex
     expect(calls).toBe(1);
   });
 
-  it('a retryAfter that throws: the call rejects with its error, no timer left', async () => {
-    const e1 = new Error('retryAfter bug');
-    const r1 = new RetryPolicy({
-      backoff: [10],
-      retryAfter: () => {
-        throw e1;
+  it.each([
+    [
+      'throws',
+      () => {
+        throw new Error('retryAfter bug');
       },
-    });
-    await expect(r1.execute(() => Promise.reject(new Error('x')))).rejects.toBe(e1);
-    expect(vi.getTimerCount()).toBe(0);
+    ],
+    ['returns NaN', () => Number.NaN],
+    ['returns -1', () => -1],
+    ['returns a string', () => '5' as unknown as number],
+  ])('a retryAfter that %s: reported, the backoff delay is used, the original error surfaces', async (_what, hint) => {
+    const reported: [unknown, string][] = [];
+    const previous = setErrorReporter((error, source) => reported.push([error, source]));
+    try {
+      const original = new Error('x');
+      let calls = 0;
+      const r1 = new RetryPolicy({ backoff: [10], retryAfter: hint });
+      const p = r1.execute(() => {
+        calls++;
+        return Promise.reject(original);
+      });
+      const check = expect(p).rejects.toBe(original);
+      await vi.advanceTimersByTimeAsync(9);
+      expect(calls).toBe(1);
+      await vi.advanceTimersByTimeAsync(1);
+      await check;
+      expect(calls).toBe(2);
+      expect(vi.getTimerCount()).toBe(0);
+      expect(reported).toHaveLength(1);
+      expect(reported[0]?.[1]).toBe('RetryPolicy retryAfter');
+    } finally {
+      setErrorReporter(previous);
+    }
   });
 
   it('a failOn predicate that throws is no match: the original error is retried, then surfaces; the bug is reported', async () => {
