@@ -3,6 +3,7 @@ import { type Clock, monotonic, setTimerRef, systemClock } from '../core/clock.j
 import { Context, proceed, signalContexts } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
+import { reportError } from '../core/report.js';
 import { booleanOption, checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY } from '../core/validate.js';
 
 /** Options of {@link Timeout}. */
@@ -163,8 +164,16 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     }
     this._tail = scope;
     scope.queued = true;
-    if (this._timer === undefined) this._arm(this.timeout, now);
-    else if (!this._timerRef) {
+    if (this._timer === undefined) {
+      try {
+        this._arm(this.timeout, now);
+      } catch (error) {
+        // An injected clock whose setTimeout throws: the call rejects (see `execute`) and must not
+        // stay on the deadline list.
+        this._unlist(scope);
+        throw error;
+      }
+    } else if (!this._timerRef) {
       setTimerRef(this._timer, true);
       this._timerRef = true;
     }
@@ -213,7 +222,15 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     // (A listener may have started a call, and armed the timer, meanwhile.)
     if (head === undefined) {
       if (this._timer === undefined) this._timerRef = false;
-    } else if (this._timer === undefined) this._arm(Math.max(1, Math.ceil(head.deadline - now)), now);
+    } else if (this._timer === undefined) {
+      try {
+        this._arm(Math.max(1, Math.ceil(head.deadline - now)), now);
+      } catch (error) {
+        // Never throw out of a timer callback; the next call to start re-arms the timer.
+        this._timerRef = false;
+        reportError(error, 'Timeout clock.setTimeout');
+      }
+    }
   };
 
   private _expire(scope: TimeoutScope): void {

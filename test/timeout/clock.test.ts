@@ -113,3 +113,23 @@ describe('Timeout with a broken clock', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe('a clock whose setTimeout throws (issue 11 item 16)', () => {
+  it('rejects the call and leaves nothing on the deadline list', async () => {
+    const bug = new Error('setTimeout bug');
+    let now = 0;
+    const clock = {
+      now: () => now,
+      setTimeout: () => {
+        throw bug;
+      },
+      clearTimeout: () => {},
+    };
+    const timeout = new Timeout({ timeout: 100, clock });
+    await expect(timeout.execute(() => 1)).rejects.toBe(bug);
+    expect(timeout.pending).toBe(0);
+    now += 1;
+    await expect(timeout.execute(() => 2)).rejects.toBe(bug);
+    expect(timeout.pending).toBe(0);
+  });
+});
