@@ -113,6 +113,23 @@ for (const [name, start] of FRAMEWORKS) {
       expect(reported.at(-1)?.source).toBe(`staunch/${name} body`);
     });
 
+    it('a throwing failureStatus: the default (5xx) decides, the response stands and the error is reported', async () => {
+      // A breaker that trips on the first counted failure: a 200 must not be one.
+      const breaker = new CircuitBreaker({ volumeThreshold: 1, sleepWindow: 60_000 });
+      server = await start({ policy: breaker, failureStatus: boom }, async () => ({ status: 200, body: 'fine' }));
+      for (let i = 0; i < 3; i++) {
+        const ok = await fetch(`${server.url}/ok`);
+        expect(ok.status).toBe(200);
+        expect(await ok.text()).toBe('fine');
+      }
+      expect(breaker.state).toBe('closed');
+      expect(reported.length).toBe(3);
+      for (const { error, source } of reported) {
+        expect(source).toBe(`staunch/${name} failureStatus`);
+        expect((error as Error).message).toBe('user callback failed');
+      }
+    });
+
     it('a mapError that works still replaces the mapping (and headers may be numbers)', async () => {
       const breaker = await openBreaker();
       server = await start(

@@ -17,7 +17,7 @@ import {
   type PolicySelection,
   policySelector,
   ResponseStatusFailure,
-  serverErrorStatus,
+  statusClassifier,
   toErrorResponse,
 } from '../shared/http.js';
 import { responseDone, sendNode, watchClient } from '../shared/node.js';
@@ -121,7 +121,7 @@ export function staunch(options: StaunchExpressOptions): RequestHandler {
   const owner = 'staunch/express';
   checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
   const select = policySelector(owner, options);
-  const failureStatus = options.failureStatus ?? serverErrorStatus;
+  const failureStatus = statusClassifier(owner, options.failureStatus);
 
   return function staunchMiddleware(req: Request, res: Response, next: NextFunction): void {
     let policy: ReturnType<typeof select>;

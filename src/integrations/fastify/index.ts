@@ -18,7 +18,7 @@ import {
   policySelector,
   ResponseStatusFailure,
   serializeBody,
-  serverErrorStatus,
+  statusClassifier,
   toErrorResponse,
 } from '../shared/http.js';
 import { type NodeResponseLike, responseDone, watchClient } from '../shared/node.js';
@@ -107,7 +107,7 @@ function protect(original: Handler, options: StaunchFastifyOptions, routeId: str
       ? { ...options, key: () => routeId, maxPolicies: 1 }
       : options;
   const select = policySelector<FastifyRequest>(OWNER, selection as PolicySelection<FastifyRequest>);
-  const failureStatus = options.failureStatus ?? serverErrorStatus;
+  const failureStatus = statusClassifier(OWNER, options.failureStatus);
 
   return async function staunchHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const policy: Policy<unknown> = select(request);

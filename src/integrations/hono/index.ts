@@ -18,7 +18,7 @@ import {
   policySelector,
   ResponseStatusFailure,
   serializeBody,
-  serverErrorStatus,
+  statusClassifier,
   toErrorResponse,
 } from '../shared/http.js';
 
@@ -92,7 +92,7 @@ export function staunch(options: StaunchHonoOptions): MiddlewareHandler<{ Variab
   const owner = 'staunch/hono';
   checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
   const select = policySelector(owner, options);
-  const failureStatus = options.failureStatus ?? serverErrorStatus;
+  const failureStatus = statusClassifier(owner, options.failureStatus);
 
   return async function staunchMiddleware(c, next): Promise<void> {
     const policy = select(c as unknown as Context);

@@ -17,7 +17,7 @@ import {
   policySelector,
   ResponseStatusFailure,
   serializeBody,
-  serverErrorStatus,
+  statusClassifier,
   toErrorResponse,
 } from '../shared/http.js';
 import { type NodeResponseLike, sendNode, watchClient } from '../shared/node.js';
@@ -80,7 +80,7 @@ export function staunch(options: StaunchKoaOptions): Middleware {
   const owner = 'staunch/koa';
   checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
   const select = policySelector(owner, options);
-  const failureStatus = options.failureStatus ?? serverErrorStatus;
+  const failureStatus = statusClassifier(owner, options.failureStatus);
 
   return async function staunchMiddleware(ctx: Context, next: Next): Promise<void> {
     const policy = select(ctx);

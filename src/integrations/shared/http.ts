@@ -518,6 +518,23 @@ export type FailureStatus = (status: number) => boolean;
 export const serverErrorStatus: FailureStatus = (status) => status >= 500;
 
 /**
+ * @internal The middleware's status classifier: the user's `failureStatus`, guarded. One that
+ * throws is a bug of its own: it must not turn a sent response into a failure nor crash the
+ * server, so its error goes to the error reporter and the default (any 5xx) decides.
+ */
+export function statusClassifier(owner: string, failureStatus: FailureStatus | undefined): FailureStatus {
+  if (failureStatus === undefined) return serverErrorStatus;
+  return (status) => {
+    try {
+      return Boolean(failureStatus(status));
+    } catch (error) {
+      reportError(error, `${owner} failureStatus`);
+      return serverErrorStatus(status);
+    }
+  };
+}
+
+/**
  * @internal Thrown inside the policy when the response itself reports a failure (a 5xx), so a
  * breaker counts it; the response has been sent already, so it is swallowed outside.
  */
