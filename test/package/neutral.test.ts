@@ -4,8 +4,8 @@ import { checkRuntimeNeutral } from '../../scripts/lib/neutral.mjs';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-// The core must run in browsers, Deno, Bun and edge runtimes: no `node:` import, no package but
-// tslib, no Node-only global. `npm run test:package` runs the same check on the built dist/index.js.
+// The core must run in browsers, Deno, Bun and edge runtimes: no `node:` import, no package (it has
+// no runtime dependency), no Node-only global. `npm run test:package` runs the same check on the built dist/index.js.
 describe('the main entry is runtime-neutral', () => {
   it('src/index.ts bundles for the browser with no Node built-in, package or Node-only global', async () => {
     expect(await checkRuntimeNeutral(here('../../src/index.ts'))).toEqual([]);
