@@ -32,7 +32,6 @@ export {
 } from './breaker/index.js';
 export { Bulkhead, type BulkheadEvents, type BulkheadOptions } from './bulkhead/index.js';
 export type { Clock } from './core/clock.js';
-export { type ErrorReporter, type ErrorSource, setErrorReporter } from './core/report.js';
 export { systemClock } from './core/clock.js';
 export type { ExecuteOptions, ExecutionContext, Operation } from './core/context.js';
 export {
@@ -52,6 +51,7 @@ export {
 export type { Listener, Unsubscribe } from './core/events.js';
 export type { ErrorMatcher } from './core/match.js';
 export { Pipeline, Policy, pipeline } from './core/policy.js';
+export { type ErrorReporter, type ErrorSource, setErrorReporter } from './core/report.js';
 export { Fallback, type FallbackEvents, type FallbackHandler, type FallbackOptions } from './fallback/Fallback.js';
 export {
   type Backoff,
