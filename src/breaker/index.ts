@@ -18,6 +18,7 @@ export {
   type GoResiliencyOptions,
   type GoResiliencyRule,
   goResiliency,
+  type HystrixOptions,
   type HystrixRule,
   hystrix,
   type SlowCallOptions,

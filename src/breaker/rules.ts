@@ -3,11 +3,16 @@ import type { RollingWindow } from './RollingWindow.js';
 
 /**
  * Hystrix's rule (the default): trip when the rolling window holds at least `volumeThreshold`
- * counted calls and `floor(100 * errors / requests) >= errorThresholdPercentage`. Its parameters
- * are the breaker's top-level options.
+ * counted calls and `floor(100 * errors / requests) >= errorThresholdPercentage`. The rule carries
+ * its thresholds when given to {@link hystrix}; a threshold it leaves out comes from the breaker's
+ * option of the same name (and its default).
  */
 export interface HystrixRule {
   readonly kind: 'hystrix';
+  /** Error percentage (0..100) that trips the breaker. Absent: the breaker's option (default 50). */
+  readonly errorThresholdPercentage?: number;
+  /** Counted calls the window must hold before it may trip. Absent: the breaker's option (default 20). */
+  readonly volumeThreshold?: number;
 }
 
 /**
@@ -48,14 +53,49 @@ export interface SlowCallRule {
   readonly slowCallRateThreshold: number;
   /** Count a slow success as a failure (kind `'slow'`) too. Default false. */
   readonly slowCallIsFailure: boolean;
+  /** Error percentage (0..100) that trips the breaker. Absent: the breaker's option (default 50). */
+  readonly errorThresholdPercentage?: number;
+  /** Counted calls the window must hold before it may trip. Absent: the breaker's option (default 20). */
+  readonly volumeThreshold?: number;
 }
 
 /** Selects how a circuit breaker decides to trip; build one with the helpers below. */
 export type CircuitBreakerRule = HystrixRule | GoResiliencyRule | ConsecutiveFailuresRule | SlowCallRule;
 
-/** Hystrix's error-percentage rule (the default). Its thresholds are the breaker's options. */
-export function hystrix(): HystrixRule {
-  return { kind: 'hystrix' };
+/** Parameters of {@link hystrix} (and the error-percentage part of {@link slowCalls}). Every one is optional. */
+export interface HystrixOptions {
+  /** Error percentage (0..100) of the window that trips the breaker. Default: the breaker's option (50). */
+  readonly errorThresholdPercentage?: number;
+  /** Counted calls (integer >= 0) the window must hold before it may trip. Default: the breaker's option (20). */
+  readonly volumeThreshold?: number;
+}
+
+const HYSTRIX_KEYS = ['errorThresholdPercentage', 'volumeThreshold'] as const;
+
+/**
+ * Hystrix's error-percentage rule (the default). It carries the thresholds given here; one left
+ * out is the breaker's option of the same name (so `hystrix()` is the breaker's top-level options).
+ * @throws TypeError / RangeError for an unknown parameter or a threshold out of range.
+ */
+export function hystrix(options?: HystrixOptions): HystrixRule {
+  const owner = 'hystrix()';
+  checkOptions(owner, options, HYSTRIX_KEYS);
+  return { kind: 'hystrix', ...thresholds(owner, options) };
+}
+
+/** The thresholds given in `options`, checked; absent ones are left out (not set to undefined). */
+function thresholds(owner: string, options: HystrixOptions | undefined): HystrixOptions {
+  const out: { errorThresholdPercentage?: number; volumeThreshold?: number } = {};
+  if (options?.errorThresholdPercentage !== undefined) {
+    out.errorThresholdPercentage = checkNumber(owner, 'errorThresholdPercentage', options.errorThresholdPercentage, {
+      min: 0,
+      max: 100,
+    });
+  }
+  if (options?.volumeThreshold !== undefined) {
+    out.volumeThreshold = checkNumber(owner, 'volumeThreshold', options.volumeThreshold, { min: 0, integer: true });
+  }
+  return out;
 }
 
 /** Parameters of {@link goResiliency}. */
@@ -89,8 +129,8 @@ export function consecutiveFailures(failures: number): ConsecutiveFailuresRule {
   };
 }
 
-/** Parameters of {@link slowCalls}. */
-export interface SlowCallOptions {
+/** Parameters of {@link slowCalls}; the error-percentage thresholds as in {@link hystrix}. */
+export interface SlowCallOptions extends HystrixOptions {
   /** Calls at least this long, in milliseconds, are slow. > 0. Required. */
   readonly slowCallDuration: number;
   /** Percentage (0..100) of slow calls in the window that trips the breaker. Default 100. */
@@ -102,7 +142,7 @@ export interface SlowCallOptions {
 /** resilience4j's slow-call rule, combined with the Hystrix error-percentage test. */
 export function slowCalls(options: SlowCallOptions): SlowCallRule {
   const owner = 'slowCalls()';
-  checkOptions(owner, options, ['slowCallDuration', 'slowCallRateThreshold', 'slowCallIsFailure']);
+  checkOptions(owner, options, ['slowCallDuration', 'slowCallRateThreshold', 'slowCallIsFailure', ...HYSTRIX_KEYS]);
   if (options === undefined) throw new TypeError(`${owner}: options are required`);
   const isFailure = booleanOption(owner, 'slowCallIsFailure', options.slowCallIsFailure, false);
   return {
@@ -114,6 +154,7 @@ export function slowCalls(options: SlowCallOptions): SlowCallRule {
       max: 100,
     }),
     slowCallIsFailure: isFailure,
+    ...thresholds(owner, options),
   };
 }
 
@@ -122,8 +163,7 @@ export function normaliseRule(rule: CircuitBreakerRule): CircuitBreakerRule {
   const { kind, ...rest } = rule;
   switch (kind) {
     case 'hystrix':
-      checkOptions('hystrix()', rest, []);
-      return rule;
+      return Object.keys(rest).length === 0 ? rule : hystrix(rest as HystrixOptions);
     case 'go-resiliency':
       return goResiliency(rest as GoResiliencyOptions);
     case 'consecutive':
@@ -142,13 +182,23 @@ export interface TripEvaluator {
   reset(): void;
 }
 
-/** @internal Builds the evaluator for `rule`, with the breaker's Hystrix thresholds. */
-export function evaluator(rule: CircuitBreakerRule, percentage: number, volume: number): TripEvaluator {
+/**
+ * @internal A rule with every threshold it trips on: the error-percentage rules' thresholds are
+ * filled in from the breaker's options where the rule left them out.
+ */
+export type ResolvedRule =
+  | (HystrixRule & { readonly errorThresholdPercentage: number; readonly volumeThreshold: number })
+  | (SlowCallRule & { readonly errorThresholdPercentage: number; readonly volumeThreshold: number })
+  | GoResiliencyRule
+  | ConsecutiveFailuresRule;
+
+/** @internal Builds the evaluator (the rule's live form, Polly's "circuit behavior") for `rule`. */
+export function evaluator(rule: ResolvedRule): TripEvaluator {
   switch (rule.kind) {
     case 'hystrix':
-      return new ErrorPercentage(percentage, volume);
+      return new ErrorPercentage(rule.errorThresholdPercentage, rule.volumeThreshold);
     case 'slow-calls':
-      return new SlowCallRate(percentage, volume, rule.slowCallRateThreshold);
+      return new SlowCallRate(rule.errorThresholdPercentage, rule.volumeThreshold, rule.slowCallRateThreshold);
     case 'go-resiliency':
       return new ErrorCount(rule.errorThreshold, rule.timeout);
     case 'consecutive':

@@ -220,3 +220,48 @@ describe('rule helpers', () => {
     expect(b.breaker.state).toBe('closed');
   });
 });
+
+describe('rules carry their own thresholds (issue 12)', () => {
+  it('hystrix({ ... }) trips on its own thresholds; the breaker reports them', async () => {
+    const { breaker, ok, fail } = setup({ rule: hystrix({ errorThresholdPercentage: 25, volumeThreshold: 4 }) });
+    expect(breaker.errorThresholdPercentage).toBe(25);
+    expect(breaker.volumeThreshold).toBe(4);
+    expect(breaker.rule).toEqual({ kind: 'hystrix', errorThresholdPercentage: 25, volumeThreshold: 4 });
+    for (let i = 0; i < 3; i++) await ok();
+    await fail(); // 1 of 4 = 25 %
+    expect(breaker.state).toBe('open');
+  });
+
+  it('a threshold the rule leaves out comes from the option of the same name', async () => {
+    const { breaker, fail } = setup({ rule: hystrix({ volumeThreshold: 2 }), errorThresholdPercentage: 100 });
+    expect(breaker.errorThresholdPercentage).toBe(100);
+    expect(breaker.volumeThreshold).toBe(2);
+    await fail();
+    expect(breaker.state).toBe('closed');
+    await fail();
+    expect(breaker.state).toBe('open');
+  });
+
+  it('slowCalls({ ... }) carries the error-percentage thresholds too', async () => {
+    const rule = slowCalls({ slowCallDuration: 1000, volumeThreshold: 2, errorThresholdPercentage: 50 });
+    const { breaker, ok, fail } = setup({ rule });
+    await ok();
+    await fail();
+    expect(breaker.state).toBe('open');
+  });
+
+  it('a hand-written rule with thresholds is checked like the helper', () => {
+    expect(new CircuitBreaker({ rule: { kind: 'hystrix', volumeThreshold: 3 } }).volumeThreshold).toBe(3);
+    expect(() => new CircuitBreaker({ rule: { kind: 'hystrix', volumeThreshold: -1 } })).toThrow(
+      /hystrix\(\): volumeThreshold must be >= 0/,
+    );
+    expect(() => hystrix({ errorThresholdPercentage: 101 })).toThrow(RangeError);
+    expect(() => hystrix({ errorTreshold: 5 } as never)).toThrow(/unknown option "errorTreshold"/);
+  });
+
+  it('a threshold given both in the rule and as an option is a TypeError', () => {
+    expect(() => new CircuitBreaker({ rule: hystrix({ volumeThreshold: 3 }), volumeThreshold: 3 })).toThrow(
+      /volumeThreshold is given both in the rule and as an option/,
+    );
+  });
+});

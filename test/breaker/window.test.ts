@@ -183,7 +183,8 @@ describe('CircuitBreaker metrics', () => {
     const b = new CircuitBreaker({ clock, volumeThreshold: 1e9 });
     for (let i = 0; i < 5000; i++) await b.execute(() => i);
     // Storage is fixed-size: no per-call growth.
-    const w = (b as unknown as { _window: { _data: Float64Array; _bins: Uint32Array } })._window;
+    const w = (b as unknown as { _controller: { _window: { _data: Float64Array; _bins: Uint32Array } } })._controller
+      ._window;
     expect(w._data.length).toBe(10 * 12);
     expect(w._bins.length).toBe(10 * BINS);
   });
