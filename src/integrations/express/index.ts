@@ -7,34 +7,18 @@
  */
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { reportError } from '../../core/report.js';
-import { cutHalfSent, fallbackAnswer } from '../shared/answer.js';
+import { cutHalfSent } from '../shared/answer.js';
 import {
   checkMiddlewareOptions,
   type ErrorMappingOptions,
-  type FailureStatus,
   MAPPING_OPTIONS,
-  MIDDLEWARE_OPTIONS,
-  type PolicySelection,
-  policySelector,
-  ResponseStatusFailure,
-  statusClassifier,
+  type ServerOptions,
   toErrorResponse,
 } from '../shared/http.js';
-import { responseDone, sendNode, watchClient } from '../shared/node.js';
+import { type ClientWatch, responseDone, sendNode, watchClient } from '../shared/node.js';
+import { protect, protection } from '../shared/protect.js';
 
-export { httpResponse } from '../shared/answer.js';
-
-export {
-  defaultBody,
-  type ErrorMappingOptions,
-  type ErrorResponse,
-  type FailureStatus,
-  LruCache,
-  type PolicyFactory,
-  PolicyLimitError,
-  type PolicySelection,
-  toErrorResponse,
-} from '../shared/http.js';
+export * from '../shared/public.js';
 
 declare global {
   // Express's own extension point for `res.locals`.
@@ -49,14 +33,8 @@ declare global {
   }
 }
 
-/** Options of {@link staunch}. */
-export interface StaunchExpressOptions extends ErrorMappingOptions, PolicySelection<Request> {
-  /**
-   * Which response statuses count as a failure of the protected call (so a breaker in the policy
-   * counts them). Default: any 5xx.
-   */
-  readonly failureStatus?: FailureStatus;
-}
+/** Options of {@link staunch}: those of every server middleware ({@link ServerOptions}). */
+export interface StaunchExpressOptions extends ServerOptions<Request> {}
 
 /** A protected request's call, while it runs: how a handler's error reaches the policy. */
 interface Call {
@@ -119,88 +97,52 @@ function handlerFailed(error: unknown, res: Response, next: NextFunction): void 
  */
 export function staunch(options: StaunchExpressOptions): RequestHandler {
   const owner = 'staunch/express';
-  checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
-  const select = policySelector(owner, options);
-  const failureStatus = statusClassifier(owner, options.failureStatus);
+  const protecting = protection(owner, options);
 
   return function staunchMiddleware(req: Request, res: Response, next: NextFunction): void {
-    let policy: ReturnType<typeof select>;
-    try {
-      policy = select(req);
-    } catch (error) {
-      next(error);
-      return;
-    }
-    const client = watchClient(res);
-    let entered = false;
+    let client: ClientWatch | undefined;
     let call: Call | undefined;
-    // The call is over: a handler's late error no longer reaches its policy.
-    const settled = (): void => {
-      client.dispose();
-      if (call !== undefined) call.fail = undefined;
-    };
     // The `next` of a handler whose error failed the call: where an unmapped error goes on.
     let handlerNext: NextFunction | undefined;
-    policy
-      .execute(
-        async (ctx) => {
-          entered = true;
-          const signal = ctx.signal;
-          res.locals.signal = signal;
-          // Answer a timeout the moment it fires: this listener runs before the handler's own,
-          // so a handler that reacts to the abort cannot answer first. A response already
-          // started cannot be answered: it is cut, never left open.
-          const onAbort = (): void => {
-            if (res.headersSent) {
-              cutHalfSent(res);
-              return;
-            }
-            const mapped = toErrorResponse(signal.reason, options);
-            if (mapped !== undefined) sendNode(res, mapped);
-          };
-          signal.addEventListener('abort', onAbort);
-          const running: Call = { signal, fail: undefined };
-          call = running;
-          calls.set(res, running);
-          const failed = new Promise<never>((_resolve, reject) => {
-            running.fail = (error, nextOfHandler) => {
-              running.fail = undefined;
-              handlerNext = nextOfHandler;
-              reject(error);
-            };
-          });
-          try {
-            next();
-            const finished = await Promise.race([responseDone(res), failed]);
-            if (finished && failureStatus(res.statusCode)) throw new ResponseStatusFailure(res.statusCode);
-          } finally {
+    protect(protecting, req, {
+      clientSignal: () => {
+        client = watchClient(res);
+        return client.signal;
+      },
+      // The call is over: a handler's late error no longer reaches its policy.
+      settled: () => {
+        client?.dispose();
+        if (call !== undefined) call.fail = undefined;
+      },
+      started: () => res.headersSent,
+      status: () => res.statusCode,
+      cut: () => cutHalfSent(res),
+      send: (answer) => sendNode(res, answer),
+      async proceed(ctx) {
+        const signal = ctx.signal;
+        res.locals.signal = signal;
+        const running: Call = { signal, fail: undefined };
+        call = running;
+        calls.set(res, running);
+        const failed = new Promise<never>((_resolve, reject) => {
+          running.fail = (error, nextOfHandler) => {
             running.fail = undefined;
-            signal.removeEventListener('abort', onAbort);
-          }
-        },
-        { signal: client.signal },
-      )
-      .then(
-        (value) => {
-          settled();
-          // The handling resolves only once the response is done: a value with nothing sent
-          // comes from a Fallback, answering for a request it shed or whose handler failed.
-          if (!res.headersSent && !client.signal.aborted) sendNode(res, fallbackAnswer(value));
-        },
-        (error: unknown) => {
-          settled();
-          // The response already told the client; a departed client needs no answer.
-          if (error instanceof ResponseStatusFailure || client.signal.aborted) return;
-          if (res.headersSent) {
-            cutHalfSent(res);
-            return;
-          }
-          const mapped = toErrorResponse(error, options);
-          if (mapped !== undefined) sendNode(res, mapped);
-          else if (handlerNext !== undefined) handlerNext(error);
-          else if (!entered || !res.headersSent) next(error);
-        },
-      )
+            handlerNext = nextOfHandler;
+            reject(error);
+          };
+        });
+        try {
+          next();
+          return await Promise.race([responseDone(res), failed]);
+        } finally {
+          running.fail = undefined;
+        }
+      },
+      // A half-sent response was cut: Express would only end it too.
+      handOver: (error, why) => {
+        if (why !== 'halfSent') (handlerNext ?? next)(error);
+      },
+    })
       // Nothing above should throw; if it does, it is reported, never an unhandled rejection.
       .then(undefined, (error: unknown) => {
         reportError(error, owner);

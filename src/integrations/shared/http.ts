@@ -271,10 +271,25 @@ export function checkMiddlewareOptions(owner: string, options: unknown, known: r
   }
 }
 
-/** The options every server middleware takes (each framework's options extend these). */
-interface StaunchMiddlewareOptions<Req> extends ErrorMappingOptions, Partial<PolicySelection<Req>> {
+/**
+ * The options every server middleware takes (Express, Fastify, Koa, Hono): the policy that
+ * protects a request (see {@link PolicySelection}), how staunch's errors become responses (see
+ * {@link ErrorMappingOptions}) and which response statuses count as a failure. Each framework's
+ * options extend these.
+ *
+ * @typeParam Req the framework's request (or context) object, as the `key` function receives it.
+ */
+export interface ServerOptions<Req> extends ErrorMappingOptions, PolicySelection<Req> {
+  /**
+   * Which response statuses count as a failure of the protected call (so a breaker in the policy
+   * counts them). Default: any 5xx. One that throws is reported (`setErrorReporter`) and the
+   * default decides.
+   */
   readonly failureStatus?: FailureStatus;
 }
+
+/** The options as checked: every one optional (a framework may take its policy elsewhere). */
+type StaunchMiddlewareOptions<Req> = Partial<ServerOptions<Req>>;
 
 /** The body as bytes-ready text and its content type. Throws if the body cannot be serialised. */
 export function serializeBody(body: unknown): { readonly text: string; readonly type: string } {
