@@ -7,33 +7,11 @@
  * @module staunch/hono
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { fallbackAnswer, isBodiless } from '../shared/answer.js';
-import {
-  checkMiddlewareOptions,
-  type ErrorMappingOptions,
-  type ErrorResponse,
-  type FailureStatus,
-  MIDDLEWARE_OPTIONS,
-  type PolicySelection,
-  policySelector,
-  ResponseStatusFailure,
-  serializeBody,
-  statusClassifier,
-  toErrorResponse,
-} from '../shared/http.js';
+import { isBodiless } from '../shared/answer.js';
+import { type ErrorResponse, type ServerOptions, serializeBody } from '../shared/http.js';
+import { protect, protection } from '../shared/protect.js';
 
-export { httpResponse } from '../shared/answer.js';
-export {
-  defaultBody,
-  type ErrorMappingOptions,
-  type ErrorResponse,
-  type FailureStatus,
-  LruCache,
-  type PolicyFactory,
-  PolicyLimitError,
-  type PolicySelection,
-  toErrorResponse,
-} from '../shared/http.js';
+export * from '../shared/public.js';
 
 /** The context variables this middleware sets: `c.get('signal')`. */
 export interface StaunchVariables {
@@ -41,11 +19,8 @@ export interface StaunchVariables {
   signal: AbortSignal;
 }
 
-/** Options of {@link staunch}. */
-export interface StaunchHonoOptions extends ErrorMappingOptions, PolicySelection<Context> {
-  /** Which response statuses count as a failure of the protected call. Default: any 5xx. */
-  readonly failureStatus?: FailureStatus;
-}
+/** Options of {@link staunch}: those of every server middleware ({@link ServerOptions}). */
+export interface StaunchHonoOptions extends ServerOptions<Context> {}
 
 /** A web `Response` for a mapped error (or a fallback's answer). A 204, 205 or 304 has no body. */
 export function toResponse(mapped: ErrorResponse): Response {
@@ -89,58 +64,38 @@ function seal(c: Context, response: Response): void {
  * app.get('/report', staunch({ policy: pipeline(bulkhead, new Timeout(2000)) }), handler);
  */
 export function staunch(options: StaunchHonoOptions): MiddlewareHandler<{ Variables: StaunchVariables }> {
-  const owner = 'staunch/hono';
-  checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
-  const select = policySelector(owner, options);
-  const failureStatus = statusClassifier(owner, options.failureStatus);
+  const protecting = protection('staunch/hono', options);
 
   return async function staunchMiddleware(c, next): Promise<void> {
-    const policy = select(c as unknown as Context);
-    const requestSignal = c.req.raw.signal;
-    let answered = false;
-    // Whether the handlers returned a response of their own (a fallback may not replace it).
-    let ran = false;
-    try {
-      const value = await policy.execute(
-        async (call) => {
-          const signal = call.signal;
-          c.set('signal', signal);
-          const onAbort = (): void => {
-            const mapped = toErrorResponse(signal.reason, options);
-            if (mapped === undefined) return;
-            answered = true;
-            seal(c as unknown as Context, toResponse(mapped));
-          };
-          signal.addEventListener('abort', onAbort);
-          try {
-            await next();
-            // Hono catches handler errors itself (into c.error, answered by onError): count them.
-            if (c.error !== undefined) throw c.error;
-            ran = true;
-            if (failureStatus(c.res.status)) throw new ResponseStatusFailure(c.res.status);
-          } finally {
-            signal.removeEventListener('abort', onAbort);
-          }
-        },
-        { signal: requestSignal },
-      );
-      // A value the handlers did not produce: a Fallback answered for the request.
-      if (!ran && !answered && !requestSignal.aborted) {
-        c.error = undefined;
+    const context = c as unknown as Context;
+    await protect(protecting, context, {
+      // The runtime aborts the request's own signal when the client disconnects.
+      clientSignal: () => c.req.raw.signal,
+      // The call covers the handlers until they return their Response: never half-sent.
+      started: () => false,
+      status: () => c.res.status,
+      cut: () => false,
+      send: (answer, moment) => {
+        if (moment === 'abort') {
+          seal(context, toResponse(answer));
+          return;
+        }
+        // A fallback's answer replaces a handler's error that Hono caught.
+        if (moment === 'fallback') c.error = undefined;
         c.res = undefined;
-        c.res = toResponse(fallbackAnswer(value));
-      }
-    } catch (error) {
-      if (error instanceof ResponseStatusFailure || answered || requestSignal.aborted) return;
-      const mapped = toErrorResponse(error, options);
-      if (mapped !== undefined) {
-        c.res = undefined;
-        c.res = toResponse(mapped);
-        return;
-      }
-      // Already answered by app.onError.
-      if (error === c.error) return;
-      throw error;
-    }
+        c.res = toResponse(answer);
+      },
+      async proceed(call) {
+        c.set('signal', call.signal);
+        await next();
+        // Hono catches handler errors itself (into c.error, answered by onError): count them.
+        if (c.error !== undefined) throw c.error;
+        return true;
+      },
+      handOver: (error, why) => {
+        // An error a handler threw was already answered by app.onError.
+        if (why === 'unselected' || error !== c.error) throw error;
+      },
+    });
   };
 }

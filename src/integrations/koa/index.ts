@@ -6,35 +6,12 @@
  * @module staunch/koa
  */
 import type { Context, Middleware, Next } from 'koa';
-import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';
-import {
-  checkMiddlewareOptions,
-  type ErrorMappingOptions,
-  type ErrorResponse,
-  type FailureStatus,
-  MIDDLEWARE_OPTIONS,
-  type PolicySelection,
-  policySelector,
-  ResponseStatusFailure,
-  serializeBody,
-  statusClassifier,
-  toErrorResponse,
-} from '../shared/http.js';
-import { type NodeResponseLike, sendNode, watchClient } from '../shared/node.js';
+import { cutHalfSent, type HalfSentLike } from '../shared/answer.js';
+import { type ErrorResponse, type ServerOptions, serializeBody } from '../shared/http.js';
+import { type ClientWatch, type NodeResponseLike, sendNode, watchClient } from '../shared/node.js';
+import { protect, protection } from '../shared/protect.js';
 
-export { httpResponse } from '../shared/answer.js';
-
-export {
-  defaultBody,
-  type ErrorMappingOptions,
-  type ErrorResponse,
-  type FailureStatus,
-  LruCache,
-  type PolicyFactory,
-  PolicyLimitError,
-  type PolicySelection,
-  toErrorResponse,
-} from '../shared/http.js';
+export * from '../shared/public.js';
 
 declare module 'koa' {
   interface DefaultState {
@@ -46,11 +23,8 @@ declare module 'koa' {
   }
 }
 
-/** Options of {@link staunch}. */
-export interface StaunchKoaOptions extends ErrorMappingOptions, PolicySelection<Context> {
-  /** Which response statuses count as a failure of the protected call. Default: any 5xx. */
-  readonly failureStatus?: FailureStatus;
-}
+/** Options of {@link staunch}: those of every server middleware ({@link ServerOptions}). */
+export interface StaunchKoaOptions extends ServerOptions<Context> {}
 
 /**
  * Koa middleware: `await next()` (the rest of the stack) runs through the policy.
@@ -77,61 +51,40 @@ export interface StaunchKoaOptions extends ErrorMappingOptions, PolicySelection<
  * router.get('/report', staunch({ policy: pipeline(bulkhead, new Timeout(2000)) }), handler);
  */
 export function staunch(options: StaunchKoaOptions): Middleware {
-  const owner = 'staunch/koa';
-  checkMiddlewareOptions(owner, options, MIDDLEWARE_OPTIONS);
-  const select = policySelector(owner, options);
-  const failureStatus = statusClassifier(owner, options.failureStatus);
+  const protecting = protection('staunch/koa', options);
 
   return async function staunchMiddleware(ctx: Context, next: Next): Promise<void> {
-    const policy = select(ctx);
     const res = ctx.res as unknown as NodeResponseLike & HalfSentLike;
-    const client = watchClient(res);
-    let answered = false;
-    // Whether the downstream middleware returned (its response stands; a fallback may not replace it).
-    let ran = false;
-    try {
-      const value = await policy.execute(
-        async (call) => {
-          const signal = call.signal;
-          ctx.state.signal = signal;
-          const onAbort = (): void => {
-            if (ctx.headerSent) {
-              // A handler writing `ctx.res` itself had started: cut it, never leave it open.
-              answered = cutHalfSent(res) || answered;
-              return;
-            }
-            const mapped = toErrorResponse(signal.reason, options);
-            if (mapped === undefined) return;
-            answered = true;
-            ctx.respond = false;
-            sendNode(res, mapped);
-          };
-          signal.addEventListener('abort', onAbort);
-          try {
-            await next();
-            ran = true;
-            if (failureStatus(ctx.status)) throw new ResponseStatusFailure(ctx.status);
-          } finally {
-            signal.removeEventListener('abort', onAbort);
-          }
-        },
-        { signal: client.signal },
-      );
-      // A value the downstream middleware did not produce: a Fallback answered for it.
-      if (!ran && !answered && !client.signal.aborted && !ctx.headerSent) respond(ctx, fallbackAnswer(value));
-    } catch (error) {
-      if (error instanceof ResponseStatusFailure || answered || client.signal.aborted) return;
-      if (ctx.headerSent) {
-        // Koa leaves a response whose headers went out open on an error: end it.
-        cutHalfSent(res);
+    let client: ClientWatch | undefined;
+    await protect(protecting, ctx, {
+      clientSignal: () => {
+        client = watchClient(res);
+        return client.signal;
+      },
+      settled: () => client?.dispose(),
+      started: () => ctx.headerSent,
+      status: () => ctx.status,
+      cut: () => cutHalfSent(res),
+      send: (answer, moment) => {
+        if (moment !== 'abort') {
+          respond(ctx, answer);
+          return;
+        }
+        // Final: Koa's own response is switched off, so a late handler cannot overwrite it.
+        ctx.respond = false;
+        sendNode(res, answer);
+      },
+      async proceed(call) {
+        ctx.state.signal = call.signal;
+        await next();
+        return true;
+      },
+      // Koa leaves a response whose headers went out open on an error: it was cut, and the error
+      // still goes on to Koa's error handling.
+      handOver: (error) => {
         throw error;
-      }
-      const mapped = toErrorResponse(error, options);
-      if (mapped === undefined) throw error;
-      respond(ctx, mapped);
-    } finally {
-      client.dispose();
-    }
+      },
+    });
   };
 }
 
