@@ -6,35 +6,22 @@
  * @module staunch/fastify
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import type { ExecutionContext, Policy } from '../../index.js';
-import { cutHalfSent, fallbackAnswer, type HalfSentLike } from '../shared/answer.js';
+import type { ExecutionContext } from '../../index.js';
+import { cutHalfSent, type HalfSentLike } from '../shared/answer.js';
 import {
   checkMiddlewareOptions,
-  type ErrorMappingOptions,
   type ErrorResponse,
-  type FailureStatus,
   MIDDLEWARE_OPTIONS,
   type PolicySelection,
   policySelector,
-  ResponseStatusFailure,
+  type ServerOptions,
   serializeBody,
   statusClassifier,
-  toErrorResponse,
 } from '../shared/http.js';
-import { type NodeResponseLike, responseDone, watchClient } from '../shared/node.js';
+import { type ClientWatch, type NodeResponseLike, responseDone, watchClient } from '../shared/node.js';
+import { type Protection, protect } from '../shared/protect.js';
 
-export { httpResponse } from '../shared/answer.js';
-export {
-  defaultBody,
-  type ErrorMappingOptions,
-  type ErrorResponse,
-  type FailureStatus,
-  LruCache,
-  type PolicyFactory,
-  PolicyLimitError,
-  type PolicySelection,
-  toErrorResponse,
-} from '../shared/http.js';
+export * from '../shared/public.js';
 
 /**
  * Options of the plugin; a route may override any of them with `config: { staunch: {...} }`.
@@ -47,9 +34,7 @@ export {
  * bulkhead bounding the whole server). In a route's own `config.staunch`, an instance protects
  * that route only.
  */
-export interface StaunchFastifyOptions extends ErrorMappingOptions, Partial<PolicySelection<FastifyRequest>> {
-  /** Which reply statuses count as a failure of the protected call. Default: any 5xx. */
-  readonly failureStatus?: FailureStatus;
+export interface StaunchFastifyOptions extends Partial<ServerOptions<FastifyRequest>> {
   /**
    * Plugin level only: `true` lets a policy instance given to the plugin be shared by every route
    * of its scope (their calls then count together: one breaker, one bulkhead for all). Default
@@ -78,15 +63,6 @@ const FASTIFY_OPTIONS = [...MIDDLEWARE_OPTIONS, 'shared', 'prefix', 'logLevel', 
 
 type Handler = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
 
-/** Carries a handler's result past a failure status, so it is still sent. */
-class StatusFailureWithResult extends ResponseStatusFailure {
-  readonly result: unknown;
-  constructor(status: number, result: unknown) {
-    super(status);
-    this.result = result;
-  }
-}
-
 function sendReply(reply: FastifyReply, response: ErrorResponse): void {
   const { text, type } = serializeBody(response.body);
   reply.code(response.status).headers(response.headers).type(type).send(text);
@@ -98,7 +74,7 @@ function routeKey(route: RouteOptions): string {
   return `${methods} ${route.url}`;
 }
 
-function protect(original: Handler, options: StaunchFastifyOptions, routeId: string): Handler {
+function protectRoute(original: Handler, options: StaunchFastifyOptions, routeId: string): Handler {
   checkMiddlewareOptions(OWNER, options, FASTIFY_OPTIONS);
   if (options.policy === undefined) throw new TypeError(`${OWNER}: no policy for the route`);
   // A factory without a key: one policy for the route (its key is the route's).
@@ -106,67 +82,41 @@ function protect(original: Handler, options: StaunchFastifyOptions, routeId: str
     typeof options.policy === 'function' && options.key === undefined
       ? { ...options, key: () => routeId, maxPolicies: 1 }
       : options;
-  const select = policySelector<FastifyRequest>(OWNER, selection as PolicySelection<FastifyRequest>);
-  const failureStatus = statusClassifier(OWNER, options.failureStatus);
+  const protecting: Protection<FastifyRequest> = {
+    options,
+    select: policySelector<FastifyRequest>(OWNER, selection as PolicySelection<FastifyRequest>),
+    failureStatus: statusClassifier(OWNER, options.failureStatus),
+  };
 
   return async function staunchHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
-    const policy: Policy<unknown> = select(request);
     const raw = reply.raw as unknown as NodeResponseLike & HalfSentLike;
-    const client = watchClient(raw);
+    let client: ClientWatch | undefined;
     // What the handler produced, once it returned (a fallback's value may not replace it).
     let produced: { readonly result: unknown } | undefined;
-    try {
-      const value = await policy.execute(
-        async (ctx) => {
-          request.staunch = ctx;
-          const signal = ctx.signal;
-          // Answer a timeout as it fires, before the handler's own abort listener can; a reply
-          // already started (a streamed body) cannot be answered: it is cut, never left open.
-          const onAbort = (): void => {
-            if (raw.headersSent) {
-              cutHalfSent(raw);
-              return;
-            }
-            const mapped = reply.sent ? undefined : toErrorResponse(signal.reason, options);
-            if (mapped !== undefined) sendReply(reply, mapped);
-          };
-          signal.addEventListener('abort', onAbort);
-          try {
-            const result = await original.call(this, request, reply);
-            produced = { result };
-            // A handler that sends by itself (or returns the reply) is done when the response is.
-            if ((result === undefined || result === reply) && !raw.writableFinished) {
-              if (!(await responseDone(raw))) return result;
-            }
-            if (failureStatus(reply.statusCode)) throw new StatusFailureWithResult(reply.statusCode, result);
-            return result;
-          } finally {
-            signal.removeEventListener('abort', onAbort);
-          }
-        },
-        { signal: client.signal },
-      );
-      if (produced !== undefined) return produced.result;
-      // A value the handler did not produce: a Fallback answered for a request it shed or whose
-      // handler threw.
-      if (reply.sent || raw.headersSent || client.signal.aborted) return reply;
-      sendReply(reply, fallbackAnswer(value));
-      return reply;
-    } catch (error) {
-      if (error instanceof StatusFailureWithResult) return error.result;
-      if (client.signal.aborted) return reply;
-      if (raw.headersSent) {
-        cutHalfSent(raw);
-        return reply;
-      }
-      if (reply.sent) return reply;
-      const mapped = toErrorResponse(error, options);
-      if (mapped === undefined) throw error;
-      sendReply(reply, mapped);
-      return reply;
-    } finally {
-      client.dispose();
-    }
+    const stands = await protect(protecting, request, {
+      clientSignal: () => {
+        client = watchClient(raw);
+        return client.signal;
+      },
+      settled: () => client?.dispose(),
+      started: () => raw.headersSent,
+      taken: () => reply.sent,
+      status: () => reply.statusCode,
+      cut: () => cutHalfSent(raw),
+      send: (answer) => sendReply(reply, answer),
+      proceed: async (call) => {
+        request.staunch = call;
+        const result = await original.call(this, request, reply);
+        produced = { result };
+        // A handler that sends by itself (or returns the reply) is done when the response is.
+        if ((result === undefined || result === reply) && !raw.writableFinished) return responseDone(raw);
+        return true;
+      },
+      handOver: (error, why) => {
+        if (why !== 'halfSent') throw error;
+      },
+    });
+    return stands && produced !== undefined ? produced.result : reply;
   };
 }
 
@@ -228,7 +178,7 @@ export const staunchPlugin: FastifyPluginCallback<StaunchFastifyOptions> = Objec
       if (own === false) return;
       const merged: StaunchFastifyOptions = own === undefined ? options : { ...options, ...own };
       if (merged.policy === undefined) return;
-      route.handler = protect(route.handler as Handler, merged, routeKey(route)) as RouteOptions['handler'];
+      route.handler = protectRoute(route.handler as Handler, merged, routeKey(route)) as RouteOptions['handler'];
     });
     done();
   },
