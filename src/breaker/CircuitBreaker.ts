@@ -1,6 +1,7 @@
-import { Context, type ExecutionContext, proceed } from '../core/context.js';
+import { type Context, proceed } from '../core/context.js';
 import { Stage } from '../core/policy.js';
 import { type CircuitBreakerEvents, type CircuitBreakerMetrics, CircuitController } from './CircuitController.js';
+import { runQueued, SharedOutcome } from './execution.js';
 import { type CircuitBreakerOptions, type CircuitBreakerSnapshot, resolveOptions } from './options.js';
 import type { CircuitBreakerRule } from './rules.js';
 import type { CircuitState } from './StateMachine.js';
@@ -186,7 +187,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       return proceed(context, next).then(shared.onValue, shared.onError);
     }
     const generation = machine.generation;
-    if (this._queues(context.chain, next)) return this._runQueued(context, next, generation, start, trial);
+    if (this._queues(context.chain, next)) return runQueued(c, context, next, generation, start, trial);
     c.concurrent++;
     // `then` rather than an async function: measurably less overhead per call.
     return proceed(context, next).then(
@@ -219,66 +220,5 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       this._scanQueues = queues;
     }
     return this._scanQueues;
-  }
-
-  /**
-   * A call with a queue between the breaker and the function: it counts in `concurrent` only from
-   * the moment the function starts (a context whose `fn` marks it) until the call settles.
-   */
-  private _runQueued(
-    context: Context,
-    next: number,
-    generation: number,
-    start: number,
-    trial: boolean,
-  ): Promise<unknown> {
-    const c = this._controller;
-    const fn = context.fn;
-    // 0: waiting, 1: reached the function (counted), 2: settled.
-    let phase = 0;
-    const marked = (ctx: ExecutionContext): unknown => {
-      if (phase === 0) {
-        phase = 1;
-        c.concurrent++;
-      }
-      return fn(ctx);
-    };
-    const inner = new Context(marked, context.chain, context.attempt, context, undefined);
-    const done = (): void => {
-      if (phase === 1) c.concurrent--;
-      phase = 2;
-    };
-    return proceed(inner, next).then(
-      (result) => {
-        done();
-        c.onResult(result, generation, start, trial);
-        return result;
-      },
-      (error: unknown) => {
-        done();
-        c.onError(error, generation, start, trial, context.aborted);
-        throw error;
-      },
-    );
-  }
-}
-
-/** The handlers of untimed, uncancellable closed-state calls of one generation (see `_shared`). */
-class SharedOutcome {
-  readonly generation: number;
-  readonly onValue: (result: unknown) => unknown;
-  readonly onError: (error: unknown) => never;
-  constructor(controller: CircuitController, generation: number) {
-    this.generation = generation;
-    this.onValue = (result) => {
-      controller.concurrent--;
-      controller.onResult(result, generation, Number.NaN, false);
-      return result;
-    };
-    this.onError = (error) => {
-      controller.concurrent--;
-      controller.onError(error, generation, Number.NaN, false, false);
-      throw error;
-    };
   }
 }

@@ -1,10 +1,10 @@
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../core/errors.js';
 import type { Emitter } from '../core/events.js';
-import { matchesAny } from '../core/match.js';
+import { type ErrorMatcher, matchesAny } from '../core/match.js';
 import { reportError } from '../core/report.js';
 import { HalfOpenGate } from './HalfOpenGate.js';
 import { type LatencyMetrics, latencyMetrics } from './LatencyHistogram.js';
-import { type CircuitBreakerSnapshot, checkSnapshot, type ResolvedOptions } from './options.js';
+import { type CircuitBreakerSnapshot, checkSnapshot, OWNER, type ResolvedOptions } from './options.js';
 import {
   FAILURE,
   FALLBACK_FAILURE,
@@ -105,13 +105,24 @@ export class CircuitController {
   /** @internal (read by a test of the window's storage) */
   readonly _window: RollingWindow;
   private readonly _trip: TripEvaluator;
-  private readonly _o: ResolvedOptions;
   private readonly _events: Emitter<CircuitBreakerEvents>;
+  // The few options read after construction, copied: the resolved options object is not kept (an
+  // idle breaker's footprint counts).
+  private readonly _name: string;
+  private readonly _exclude: readonly ErrorMatcher[] | undefined;
+  private readonly _failureResult: ((result: unknown) => boolean) | undefined;
+  /** Calls at least this long (ms) are slow; Infinity without the slow-call rule. */
+  private readonly _slowDuration: number;
+  private readonly _slowIsFailure: boolean;
 
   constructor(options: ResolvedOptions, events: Emitter<CircuitBreakerEvents>) {
-    this._o = options;
     this._events = events;
     this.now = options.now;
+    this._name = options.name;
+    this._exclude = options.exclude;
+    this._failureResult = options.failureResult;
+    this._slowDuration = options.slowCallDuration;
+    this._slowIsFailure = options.slowCallIsFailure;
     this.machine = new StateMachine(
       options.sleepWindow,
       options.firstSleep,
@@ -167,11 +178,10 @@ export class CircuitController {
       if (this._events.listening('ignored')) this._events.emit('ignored', { reason: 'stale', error: undefined });
       return;
     }
-    const o = this._o;
-    const slow = latency >= o.slowCallDuration;
-    if (o.failureResult !== undefined && this._isFailureResult(result)) {
+    const slow = latency >= this._slowDuration;
+    if (this._failureResult !== undefined && this._isFailureResult(result)) {
       this._failed(FAILURE, 'result', undefined, result, now, latency, trial);
-    } else if (slow && o.slowCallIsFailure) {
+    } else if (slow && this._slowIsFailure) {
       this._failed(FAILURE, 'slow', undefined, result, now, latency, trial);
     } else {
       this._window.record(SUCCESS, now, latency, slow);
@@ -195,7 +205,7 @@ export class CircuitController {
     let reason: 'excluded' | 'cancelled' | 'stale' | undefined;
     if (!current) reason = 'stale';
     else if (cancelled) reason = 'cancelled';
-    else if (this._o.exclude !== undefined && matchesAny(this._o.exclude, error)) reason = 'excluded';
+    else if (this._exclude !== undefined && matchesAny(this._exclude, error)) reason = 'excluded';
     if (reason !== undefined) {
       if (current && trial) m.gate.release();
       if (this._events.listening('ignored')) this._events.emit('ignored', { reason, error });
@@ -304,8 +314,8 @@ export class CircuitController {
     const retryAfter = retryAt - now;
     const error = stackless(
       retryAt === Number.POSITIVE_INFINITY
-        ? `Circuit breaker "${this._o.name}" is isolated: no call is allowed until it is reset`
-        : `Circuit breaker "${this._o.name}" is ${this.machine.state}: next trial call allowed in ${Math.ceil(retryAfter)} ms`,
+        ? `Circuit breaker "${this._name}" is isolated: no call is allowed until it is reset`
+        : `Circuit breaker "${this._name}" is ${this.machine.state}: next trial call allowed in ${Math.ceil(retryAfter)} ms`,
       retryAt,
       retryAfter,
     );
@@ -316,9 +326,9 @@ export class CircuitController {
   /** `failureResult`'s verdict; a classifier that throws says no (and is reported). */
   private _isFailureResult(result: unknown): boolean {
     try {
-      return (this._o.failureResult as (result: unknown) => boolean)(result) === true;
+      return (this._failureResult as (result: unknown) => boolean)(result) === true;
     } catch (error) {
-      reportError(error, `${this._o.source} failureResult`);
+      reportError(error, `${OWNER} "${this._name}" failureResult`);
       return false;
     }
   }
@@ -332,7 +342,7 @@ export class CircuitController {
     latency: number,
     trial: boolean,
   ): void {
-    this._window.record(counter, now, latency, latency >= this._o.slowCallDuration);
+    this._window.record(counter, now, latency, latency >= this._slowDuration);
     if (this._events.listening('failure')) {
       this._events.emit(
         'failure',
