@@ -4,7 +4,7 @@ import { type Context, proceed } from '../core/context.js';
 import { BulkheadRejectedError, type BulkheadRejectionReason } from '../core/errors.js';
 import { Stage } from '../core/policy.js';
 import { reportError } from '../core/report.js';
-import { settleOnce } from '../core/thenable.js';
+import { adoptOwn } from '../core/thenable.js';
 import { checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 import { WaitQueue } from './WaitQueue.js';
 
@@ -219,7 +219,7 @@ export class Bulkhead extends Stage<never, BulkheadEvents> {
     try {
       // Settle-once (a no-op for our own stages' native promises): whatever the rest of the chain
       // returns, `_onValue` or `_onError` runs exactly once, so the slot is given back once.
-      promise = settleOnce(proceed(context, next));
+      promise = adoptOwn(proceed(context, next));
     } catch (error) {
       this._release();
       return Promise.reject(error);

@@ -1,7 +1,7 @@
 import { isAbortSignal, raceAbort } from './abort.js';
 import { Context, type ExecuteOptions, type Operation, proceed } from './context.js';
 import { Emitter, type Listener, type Unsubscribe } from './events.js';
-import { settleOnce } from './thenable.js';
+import { adoptOwn } from './thenable.js';
 import { checkOptions } from './validate.js';
 
 const EXECUTE_OPTIONS = ['signal'] as const;
@@ -43,7 +43,7 @@ export abstract class Policy<R = never> {
       }
       const signal = options?.signal;
       if (signal === undefined) {
-        return settleOnce(proceed(new Context(fn, this._chain, 1, undefined, undefined), 0)) as Promise<T | R>;
+        return adoptOwn(proceed(new Context(fn, this._chain, 1, undefined, undefined), 0)) as Promise<T | R>;
       }
       if (!isAbortSignal(signal)) {
         return Promise.reject(new TypeError('execute(fn, options): options.signal must be an AbortSignal'));
@@ -139,7 +139,7 @@ export class Pipeline<R = never> extends Policy<R> {
  */
 function start(context: Context): Promise<unknown> {
   try {
-    return settleOnce(proceed(context, 0));
+    return adoptOwn(proceed(context, 0));
   } catch (error) {
     return Promise.reject(error);
   }
