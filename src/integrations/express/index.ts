@@ -15,7 +15,7 @@ import {
   type ServerOptions,
   toErrorResponse,
 } from '../shared/http.js';
-import { type ClientWatch, responseDone, sendNode, watchClient } from '../shared/node.js';
+import { nodeExchange, responseDone, sendNode } from '../shared/node.js';
 import { protect, protection } from '../shared/protect.js';
 
 export * from '../shared/public.js';
@@ -100,23 +100,18 @@ export function staunch(options: StaunchExpressOptions): RequestHandler {
   const protecting = protection(owner, options);
 
   return function staunchMiddleware(req: Request, res: Response, next: NextFunction): void {
-    let client: ClientWatch | undefined;
+    const node = nodeExchange(res);
     let call: Call | undefined;
     // The `next` of a handler whose error failed the call: where an unmapped error goes on.
     let handlerNext: NextFunction | undefined;
     protect(protecting, req, {
-      clientSignal: () => {
-        client = watchClient(res);
-        return client.signal;
-      },
+      ...node,
       // The call is over: a handler's late error no longer reaches its policy.
       settled: () => {
-        client?.dispose();
+        node.settled();
         if (call !== undefined) call.fail = undefined;
       },
-      started: () => res.headersSent,
       status: () => res.statusCode,
-      cut: () => cutHalfSent(res),
       send: (answer) => sendNode(res, answer),
       async proceed(ctx) {
         const signal = ctx.signal;

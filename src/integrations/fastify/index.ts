@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { ExecutionContext } from '../../index.js';
-import { cutHalfSent, type HalfSentLike } from '../shared/answer.js';
+import type { HalfSentLike } from '../shared/answer.js';
 import {
   checkMiddlewareOptions,
   type ErrorResponse,
@@ -18,7 +18,7 @@ import {
   serializeBody,
   statusClassifier,
 } from '../shared/http.js';
-import { type ClientWatch, type NodeResponseLike, responseDone, watchClient } from '../shared/node.js';
+import { type NodeResponseLike, nodeExchange, responseDone } from '../shared/node.js';
 import { type Protection, protect } from '../shared/protect.js';
 
 export * from '../shared/public.js';
@@ -90,19 +90,12 @@ function protectRoute(original: Handler, options: StaunchFastifyOptions, routeId
 
   return async function staunchHandler(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
     const raw = reply.raw as unknown as NodeResponseLike & HalfSentLike;
-    let client: ClientWatch | undefined;
     // What the handler produced, once it returned (a fallback's value may not replace it).
     let produced: { readonly result: unknown } | undefined;
     const stands = await protect(protecting, request, {
-      clientSignal: () => {
-        client = watchClient(raw);
-        return client.signal;
-      },
-      settled: () => client?.dispose(),
-      started: () => raw.headersSent,
+      ...nodeExchange(raw),
       taken: () => reply.sent,
       status: () => reply.statusCode,
-      cut: () => cutHalfSent(raw),
       send: (answer) => sendReply(reply, answer),
       proceed: async (call) => {
         request.staunch = call;

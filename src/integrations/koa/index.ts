@@ -6,9 +6,9 @@
  * @module staunch/koa
  */
 import type { Context, Middleware, Next } from 'koa';
-import { cutHalfSent, type HalfSentLike } from '../shared/answer.js';
+import type { HalfSentLike } from '../shared/answer.js';
 import { type ErrorResponse, type ServerOptions, serializeBody } from '../shared/http.js';
-import { type ClientWatch, type NodeResponseLike, sendNode, watchClient } from '../shared/node.js';
+import { type NodeResponseLike, nodeExchange, sendNode } from '../shared/node.js';
 import { protect, protection } from '../shared/protect.js';
 
 export * from '../shared/public.js';
@@ -55,16 +55,9 @@ export function staunch(options: StaunchKoaOptions): Middleware {
 
   return async function staunchMiddleware(ctx: Context, next: Next): Promise<void> {
     const res = ctx.res as unknown as NodeResponseLike & HalfSentLike;
-    let client: ClientWatch | undefined;
     await protect(protecting, ctx, {
-      clientSignal: () => {
-        client = watchClient(res);
-        return client.signal;
-      },
-      settled: () => client?.dispose(),
-      started: () => ctx.headerSent,
+      ...nodeExchange(res),
       status: () => ctx.status,
-      cut: () => cutHalfSent(res),
       send: (answer, moment) => {
         if (moment !== 'abort') {
           respond(ctx, answer);

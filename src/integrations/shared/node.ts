@@ -2,7 +2,9 @@
  * Node-specific helpers of the server integrations, written against minimal structural types so
  * that nothing here needs `@types/node` at the user's side.
  */
+import { cutHalfSent, type HalfSentLike } from './answer.js';
 import { clientClosedReason, type ErrorResponse, serializeBody } from './http.js';
+import type { Exchange } from './protect.js';
 
 /** The parts of `http.ServerResponse` used here. */
 export interface NodeResponseLike {
@@ -65,4 +67,25 @@ export function sendNode(res: NodeResponseLike, response: ErrorResponse): void {
   res.setHeader('content-type', type);
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
   res.end(text);
+}
+
+/** The parts of an {@link Exchange} every Node response gives alike. */
+export type NodeExchange = Required<Pick<Exchange, 'clientSignal' | 'settled' | 'started' | 'cut'>>;
+
+/**
+ * What a Node response gives the request flow: the client's disconnect ({@link watchClient},
+ * watched from `clientSignal()` until `settled()`), whether it started (`headersSent`), and how a
+ * half-sent one is cut ({@link cutHalfSent}).
+ */
+export function nodeExchange(res: NodeResponseLike & HalfSentLike): NodeExchange {
+  let client: ClientWatch | undefined;
+  return {
+    clientSignal: () => {
+      client = watchClient(res);
+      return client.signal;
+    },
+    settled: () => client?.dispose(),
+    started: () => res.headersSent,
+    cut: () => cutHalfSent(res),
+  };
 }
