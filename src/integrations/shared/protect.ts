@@ -37,8 +37,7 @@
  *      otherwise the error is mapped ({@link toErrorResponse}, whose `mapError`/`body` callbacks
  *      are guarded) and sent, or handed over (`'unmapped'`) when it is not staunch's.
  *
- * @internal Not part of any subpath's exports.
- * @module
+ * Internal: not part of any subpath's exports.
  */
 import type { ExecutionContext } from '../../core/context.js';
 import type { Policy } from '../../core/policy.js';

@@ -1,8 +1,6 @@
 /**
  * The names every server subpath (`staunch/express`, `staunch/fastify`, `staunch/koa`,
  * `staunch/hono`) exports besides its own middleware: each re-exports this module whole.
- *
- * @module
  */
 export { httpResponse } from './answer.js';
 export {
