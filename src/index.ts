@@ -21,6 +21,7 @@ export {
   type GoResiliencyOptions,
   type GoResiliencyRule,
   goResiliency,
+  type HystrixOptions,
   type HystrixRule,
   hystrix,
   type LatencyMetrics,
