@@ -26,7 +26,10 @@ const SAMPLE_MASK = 7;
  * - **isolated** / **forced-closed**: manual overrides, left with {@link CircuitBreaker.reset}.
  *
  * Counted: successes, failures, `TimeoutError`s and `BulkheadRejectedError`s from inner policies.
- * Not counted: short circuits, `exclude`d errors, the caller's own cancellation, and outcomes of
+ * What is a failure is said with the options every policy shares: `handle`, `exclude`,
+ * `handleResult` (`failureResult` is its older name).
+ * Not counted: short circuits, `exclude`d errors (and, with `handle`, errors outside it), the
+ * caller's own cancellation, and outcomes of
  * calls that started before the last state change. No timers: an idle breaker holds no window
  * storage and schedules nothing.
  */

@@ -1,10 +1,9 @@
+import type { Classifier } from '../core/classify.js';
 import { BulkheadRejectedError, CircuitOpenError, TimeoutError } from '../core/errors.js';
 import type { Emitter } from '../core/events.js';
-import { type ErrorMatcher, matchesAny } from '../core/match.js';
-import { reportError } from '../core/report.js';
 import { HalfOpenGate } from './HalfOpenGate.js';
 import { type LatencyMetrics, latencyMetrics } from './LatencyHistogram.js';
-import { type CircuitBreakerSnapshot, checkSnapshot, OWNER, type ResolvedOptions } from './options.js';
+import { type CircuitBreakerSnapshot, checkSnapshot, type ResolvedOptions } from './options.js';
 import {
   FAILURE,
   FALLBACK_FAILURE,
@@ -47,8 +46,9 @@ export interface CircuitBreakerEvents {
   /** A call was rejected without being run. */
   readonly shortCircuit: { readonly error: CircuitOpenError };
   /**
-   * An outcome was not counted: an `exclude`d error, the caller's own cancellation, or a `stale`
-   * outcome of a call that started before the last state change.
+   * An outcome was not counted: an `exclude`d error (or, with `handle`, one outside it), the
+   * caller's own cancellation, or a `stale` outcome of a call that started before the last state
+   * change.
    */
   readonly ignored: { readonly reason: 'excluded' | 'cancelled' | 'stale'; readonly error: unknown };
 }
@@ -109,8 +109,8 @@ export class CircuitController {
   // The few options read after construction, copied: the resolved options object is not kept (an
   // idle breaker's footprint counts).
   private readonly _name: string;
-  private readonly _exclude: readonly ErrorMatcher[] | undefined;
-  private readonly _failureResult: ((result: unknown) => boolean) | undefined;
+  /** What counts as a failure; undefined: every error, no result. */
+  private readonly _classifier: Classifier | undefined;
   /** Calls at least this long (ms) are slow; Infinity without the slow-call rule. */
   private readonly _slowDuration: number;
   private readonly _slowIsFailure: boolean;
@@ -119,8 +119,7 @@ export class CircuitController {
     this._events = events;
     this.now = options.now;
     this._name = options.name;
-    this._exclude = options.exclude;
-    this._failureResult = options.failureResult;
+    this._classifier = options.classifier;
     this._slowDuration = options.slowCallDuration;
     this._slowIsFailure = options.slowCallIsFailure;
     this.machine = new StateMachine(
@@ -179,7 +178,7 @@ export class CircuitController {
       return;
     }
     const slow = latency >= this._slowDuration;
-    if (this._failureResult !== undefined && this._isFailureResult(result)) {
+    if (this._classifier?.failsResult(result)) {
       this._failed(FAILURE, 'result', undefined, result, now, latency, trial);
     } else if (slow && this._slowIsFailure) {
       this._failed(FAILURE, 'slow', undefined, result, now, latency, trial);
@@ -205,7 +204,7 @@ export class CircuitController {
     let reason: 'excluded' | 'cancelled' | 'stale' | undefined;
     if (!current) reason = 'stale';
     else if (cancelled) reason = 'cancelled';
-    else if (this._exclude !== undefined && matchesAny(this._exclude, error)) reason = 'excluded';
+    else if (this._classifier !== undefined && !this._classifier.handles(error)) reason = 'excluded';
     if (reason !== undefined) {
       if (current && trial) m.gate.release();
       if (this._events.listening('ignored')) this._events.emit('ignored', { reason, error });
@@ -321,16 +320,6 @@ export class CircuitController {
     );
     if (this._events.listening('shortCircuit')) this._events.emit('shortCircuit', { error });
     throw error;
-  }
-
-  /** `failureResult`'s verdict; a classifier that throws says no (and is reported). */
-  private _isFailureResult(result: unknown): boolean {
-    try {
-      return (this._failureResult as (result: unknown) => boolean)(result) === true;
-    } catch (error) {
-      reportError(error, `${OWNER} "${this._name}" failureResult`);
-      return false;
-    }
   }
 
   private _failed(

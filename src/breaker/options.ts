@@ -1,6 +1,7 @@
+import { type Classifier, type ClassifyOptions, classifier } from '../core/classify.js';
 import { type Clock, monotonic, systemClock } from '../core/clock.js';
-import { type ErrorMatcher, matchers } from '../core/match.js';
-import { checkNumber, checkOptions, clockOption, functionOption, numberOption, showValue } from '../core/validate.js';
+import type { ErrorMatcher } from '../core/match.js';
+import { checkNumber, checkOptions, clockOption, numberOption, showValue } from '../core/validate.js';
 import type { Backoff } from '../retry/backoff.js';
 import { type CircuitBreakerRule, normaliseRule, type ResolvedRule } from './rules.js';
 import type { CircuitState } from './StateMachine.js';
@@ -12,8 +13,12 @@ import type { CircuitState } from './StateMachine.js';
  * persisted snapshot the same way.
  */
 
-/** Options of {@link CircuitBreaker}. Every one is optional. */
-export interface CircuitBreakerOptions {
+/**
+ * Options of {@link CircuitBreaker}. Every one is optional. What counts as a failure is said with
+ * the options every policy shares ({@link ClassifyOptions}: `handle`, `exclude`, `handleResult`);
+ * `failureResult` is the older name of `handleResult` here and stays (giving both is a TypeError).
+ */
+export interface CircuitBreakerOptions extends ClassifyOptions {
   /** Name, for metrics and messages. Default `'circuit-breaker'`. */
   readonly name?: string;
   /** Group, for metrics (Hystrix's command group). Default: the name. */
@@ -67,10 +72,24 @@ export interface CircuitBreakerOptions {
    */
   readonly exclude?: ErrorMatcher | readonly ErrorMatcher[];
   /**
+   * Allow-list: only errors that match are counted as failures (timeouts and bulkhead rejections
+   * from inner policies included: list `TimeoutError` and `BulkheadRejectedError` to count them);
+   * any other error is treated as an `exclude`d one: not counted at all (an `ignored` event with
+   * reason `'excluded'`) and rethrown unchanged. `exclude` wins over it. A predicate that throws
+   * counts as "no match" and its error goes to the error reporter. Default: every error counts.
+   */
+  readonly handle?: ErrorMatcher | readonly ErrorMatcher[];
+  /**
    * Classifies a result as a failure (return `true`); the result is still returned. A classifier
    * that throws counts as `false` (the result is a success, a half-open trial's included, so its
    * trial slot is never held), the call still resolves with its result, and the classifier's error
-   * goes to the error reporter (`setErrorReporter`).
+   * goes to the error reporter (`setErrorReporter`). Default: no result is a failure. Also spelt
+   * `failureResult`.
+   */
+  readonly handleResult?: (result: unknown) => boolean;
+  /**
+   * The older name of `handleResult` (the same option; give one of the two). Default: no result
+   * is a failure.
    */
   readonly failureResult?: (result: unknown) => boolean;
   /**
@@ -116,8 +135,8 @@ export interface ResolvedOptions {
   readonly firstSleep: number;
   readonly trialCalls: number;
   readonly trialSuccesses: number;
-  readonly exclude: readonly ErrorMatcher[] | undefined;
-  readonly failureResult: ((result: unknown) => boolean) | undefined;
+  /** What counts as a failure (`handle`, `exclude`, `handleResult`); undefined: every error, no result. */
+  readonly classifier: Classifier | undefined;
   /** The clock, read as a monotonic, finite counter (see `monotonic`). */
   readonly now: () => number;
   /** Calls at least this long (ms) are slow; Infinity without the slow-call rule. */
@@ -145,7 +164,9 @@ const KNOWN = [
   'sleepWindow',
   'trialCalls',
   'trialSuccesses',
+  'handle',
   'exclude',
+  'handleResult',
   'failureResult',
   'clock',
 ] as const;
@@ -213,8 +234,7 @@ export function resolveOptions(options: CircuitBreakerOptions = {}): ResolvedOpt
     min: 1,
     integer: true,
   });
-  const exclude = matchers(OWNER, 'exclude', options.exclude);
-  const failureResult = functionOption<(result: unknown) => boolean>(OWNER, 'failureResult', options.failureResult);
+  const classify = classifier(OWNER, options, { handleResult: 'failureResult' }, `${OWNER} "${name}"`);
   // Only now() is used; it must return a finite number (read once here).
   const clock = clockOption(OWNER, options.clock, false) ?? systemClock;
   const slowRule = rule.kind === 'slow-calls' ? rule : undefined;
@@ -231,8 +251,7 @@ export function resolveOptions(options: CircuitBreakerOptions = {}): ResolvedOpt
     firstSleep,
     trialCalls,
     trialSuccesses,
-    exclude,
-    failureResult,
+    classifier: classify,
     now: monotonic(clock),
     slowCallDuration: slowRule?.slowCallDuration ?? Number.POSITIVE_INFINITY,
     slowCallIsFailure: slowRule?.slowCallIsFailure === true,

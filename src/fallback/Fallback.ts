@@ -1,18 +1,31 @@
+import { acts, CLASSIFY_OPTIONS, type Classifier, type ClassifyOptions, classifier } from '../core/classify.js';
 import { type Context, type ExecutionContext, invoke, proceed } from '../core/context.js';
 import { FallbackError } from '../core/errors.js';
-import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
+import type { ErrorMatcher } from '../core/match.js';
 import { Stage } from '../core/policy.js';
 import { checkOptions } from '../core/validate.js';
 
 /** Computes a substitute value from the failure and the call's context. */
 export type FallbackHandler<R> = (error: unknown, context: ExecutionContext) => R | PromiseLike<R>;
 
-/** Options of {@link Fallback}. */
-export interface FallbackOptions {
+/**
+ * Options of {@link Fallback}: the classification options every policy shares
+ * ({@link ClassifyOptions}). Every one is optional.
+ */
+export interface FallbackOptions extends ClassifyOptions {
   /** Only failures that match fall back; others are rethrown unchanged. Default: every failure. */
   readonly handle?: ErrorMatcher | readonly ErrorMatcher[];
-  /** Failures that match are rethrown unchanged, never handled (checked before `handle`). */
+  /**
+   * Failures that match are rethrown unchanged, never handled (wins over `handle`). Default: none.
+   */
   readonly exclude?: ErrorMatcher | readonly ErrorMatcher[];
+  /**
+   * A result for which the handler runs as for a failure (return `true`); the handler then gets
+   * the result itself in place of an error, and its value replaces the result. A predicate that
+   * throws says "not a failure" (the result is returned) and its error goes to the error reporter
+   * (`setErrorReporter`). Runs on every success when given. Default: none (results pass through).
+   */
+  readonly handleResult?: (result: unknown) => boolean;
 }
 
 /** Events of a {@link Fallback}. */
@@ -29,6 +42,8 @@ const OWNER = 'Fallback';
  * Replaces a failure by a value (Hystrix's fallback). The handler runs on every kind of failure —
  * errors, timeouts, open-circuit and bulkhead rejections — but never on errors excluded by the
  * options, and never when the caller itself cancelled (the call rejects with the caller's reason).
+ * With `handleResult`, it also runs on the results that predicate classifies as failures (the
+ * handler receives the result in place of an error).
  * A handler that fails yields a {@link FallbackError} holding the original error (`error`) and the
  * handler's (`cause`).
  *
@@ -36,8 +51,8 @@ const OWNER = 'Fallback';
  */
 export class Fallback<R> extends Stage<R, FallbackEvents> {
   private readonly _handler: FallbackHandler<R>;
-  private readonly _handle: readonly ErrorMatcher[] | undefined;
-  private readonly _exclude: readonly ErrorMatcher[] | undefined;
+  /** What falls back; undefined: every error, no result. */
+  private readonly _classifier: Classifier | undefined;
 
   /**
    * @param handler receives the failure and the execution context; its value (or promise) is the
@@ -49,10 +64,9 @@ export class Fallback<R> extends Stage<R, FallbackEvents> {
     if (typeof handler !== 'function') {
       throw new TypeError(`${OWNER}: handler must be a function, got ${handler === null ? 'null' : typeof handler}`);
     }
-    checkOptions(OWNER, options, ['handle', 'exclude']);
+    checkOptions(OWNER, options, CLASSIFY_OPTIONS);
     this._handler = handler;
-    this._handle = matchers(OWNER, 'handle', options.handle);
-    this._exclude = matchers(OWNER, 'exclude', options.exclude);
+    this._classifier = classifier(OWNER, options);
   }
 
   /** @internal */
@@ -66,12 +80,23 @@ export class Fallback<R> extends Stage<R, FallbackEvents> {
     // No async function on the success path: one reaction, and each path settles in the same
     // microtask as `try { return await proceed() } catch { ... }` would.
     // A bound method (no closure and closure context) for the rejection, which is rare.
-    return promise.then(undefined, this._recover.bind(this, context));
+    const recover = this._recover.bind(this, context);
+    if (this._classifier?.handleResult === undefined) return promise.then(undefined, recover);
+    // `handleResult` given: a result it classifies as a failure falls back too.
+    return promise.then((result) => {
+      if (context.aborted || !(this._classifier as Classifier).failsResult(result)) return result;
+      return this._fallBack(context, result);
+    }, recover);
   }
 
   /** The call rejected with `error`: run the fallback, or rethrow. */
   private _recover(context: Context, error: unknown): PromiseLike<unknown> {
-    if (context.aborted || !this._handles(error)) throw error;
+    if (!acts(this._classifier, context, error)) throw error;
+    return this._fallBack(context, error);
+  }
+
+  /** Runs the handler on `error` (or a result classified as a failure). */
+  private _fallBack(context: Context, error: unknown): PromiseLike<unknown> {
     const relay = new Relay();
     invoke((ctx) => this._handler(error, ctx), context).then(
       (value) => {
@@ -84,11 +109,6 @@ export class Fallback<R> extends Stage<R, FallbackEvents> {
       },
     );
     return relay as unknown as PromiseLike<unknown>;
-  }
-
-  private _handles(error: unknown): boolean {
-    if (this._exclude !== undefined && matchesAny(this._exclude, error)) return false;
-    return this._handle === undefined || matchesAny(this._handle, error);
   }
 }
 

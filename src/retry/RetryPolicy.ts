@@ -1,7 +1,8 @@
 import { sleep } from '../core/abort.js';
+import { acts, type Classifier, type ClassifyOptions, classifier } from '../core/classify.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type Context, proceed } from '../core/context.js';
-import { type ErrorMatcher, matchers, matchesAny } from '../core/match.js';
+import type { ErrorMatcher } from '../core/match.js';
 import { Stage } from '../core/policy.js';
 import { reportError } from '../core/report.js';
 import {
@@ -19,8 +20,13 @@ export type RetryOutcome =
   | { readonly kind: 'error'; readonly error: unknown }
   | { readonly kind: 'result'; readonly result: unknown };
 
-/** Options of {@link RetryPolicy}. Every one is optional. */
-export interface RetryOptions {
+/**
+ * Options of {@link RetryPolicy}. Every one is optional. Which failures are retried is said with
+ * the options every policy shares ({@link ClassifyOptions}: `handle`, `exclude`, `handleResult`);
+ * `retryOn`, `failOn` and `retryResult` are their older names here and stay (giving an option
+ * under both names is a TypeError).
+ */
+export interface RetryOptions extends ClassifyOptions {
   /**
    * Retries after the first attempt (so at most `maxRetries + 1` attempts); `Infinity` retries
    * until success, a non-retryable error or the caller's abort. Default: the length of `backoff`
@@ -44,18 +50,26 @@ export interface RetryOptions {
   readonly jitter?: number;
   /**
    * Allow-list: only errors that match are retried; any other error fails at once
-   * (go-resiliency's `WhitelistClassifier`). Default: every error is retried.
+   * (go-resiliency's `WhitelistClassifier`). Default: every error is retried. Also spelt `retryOn`.
    */
-  readonly retryOn?: ErrorMatcher | readonly ErrorMatcher[];
+  readonly handle?: ErrorMatcher | readonly ErrorMatcher[];
   /**
    * Deny-list: errors that match fail at once; the rest are retried (go-resiliency's
-   * `BlacklistClassifier`). Checked before `retryOn`.
+   * `BlacklistClassifier`). Wins over `handle`. Default: none. Also spelt `failOn`.
    */
-  readonly failOn?: ErrorMatcher | readonly ErrorMatcher[];
+  readonly exclude?: ErrorMatcher | readonly ErrorMatcher[];
   /**
-   * Classifies a successful result as a retryable failure (return `true`), e.g. an HTTP 503
-   * `Response`. When the retries run out, the last such result is returned. Default: none.
+   * Classifies a successful result as a retryable failure (return a truthy value), e.g. an HTTP
+   * 503 `Response`. When the retries run out, the last such result is returned. A predicate that
+   * throws is a bug, not a transient failure: the call rejects at once with the predicate's error.
+   * Default: none. Also spelt `retryResult`.
    */
+  readonly handleResult?: (result: unknown) => boolean;
+  /** The older name of `handle` (the same option; give one of the two). Default: every error. */
+  readonly retryOn?: ErrorMatcher | readonly ErrorMatcher[];
+  /** The older name of `exclude` (the same option; give one of the two). Default: none. */
+  readonly failOn?: ErrorMatcher | readonly ErrorMatcher[];
+  /** The older name of `handleResult` (the same option; give one of the two). Default: none. */
   readonly retryResult?: (result: unknown) => boolean;
   /**
    * A delay hint from the failure itself (e.g. a `Retry-After` header), in milliseconds; when it
@@ -99,6 +113,9 @@ const KNOWN = [
   'maxRetries',
   'backoff',
   'jitter',
+  'handle',
+  'exclude',
+  'handleResult',
   'retryOn',
   'failOn',
   'retryResult',
@@ -106,14 +123,15 @@ const KNOWN = [
   'clock',
   'random',
 ] as const;
+const ALIASES = { handle: 'retryOn', exclude: 'failOn', handleResult: 'retryResult' } as const;
 const DEFAULT_BACKOFF = exponential({ initial: 100, factor: 2 });
 
 /**
  * Retries a failing call (go-resiliency's `retrier`).
  *
  * - Attempts are `1 + maxRetries`; the delays come from `backoff`, optionally jittered.
- * - Which failures are retried: every error by default, or an allow-list (`retryOn`) or deny-list
- *   (`failOn`); results too, with `retryResult`.
+ * - Which failures are retried: every error by default, or an allow-list (`handle`, or `retryOn`)
+ *   or deny-list (`exclude`, or `failOn`); results too, with `handleResult` (or `retryResult`).
  * - The caller's own cancellation is never retried, and an abort during a backoff delay rejects at
  *   once with the caller's reason, leaving no timer behind.
  * - When retries run out, the last error is rethrown unchanged (same object).
@@ -131,9 +149,10 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
   readonly jitter: number;
   private readonly _backoff: Backoff;
   private readonly _repeatLast: boolean;
-  private readonly _retryOn: readonly ErrorMatcher[] | undefined;
-  private readonly _failOn: readonly ErrorMatcher[] | undefined;
-  private readonly _retryResult: ((result: unknown) => boolean) | undefined;
+  /** What is retried; undefined: every error, no result. */
+  private readonly _classifier: Classifier | undefined;
+  /** The result predicate (read on every success, so kept at hand). */
+  private readonly _handleResult: ((result: unknown) => boolean) | undefined;
   private readonly _retryAfter: RetryOptions['retryAfter'];
   private readonly _clock: Clock;
   private readonly _random: () => number;
@@ -167,9 +186,8 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     });
     this._repeatLast = options.maxRetries !== undefined;
     this.jitter = numberOption(OWNER, 'jitter', options.jitter, 0, { min: 0, max: 1 });
-    this._retryOn = matchers(OWNER, 'retryOn', options.retryOn);
-    this._failOn = matchers(OWNER, 'failOn', options.failOn);
-    this._retryResult = functionOption(OWNER, 'retryResult', options.retryResult);
+    this._classifier = classifier(OWNER, options, ALIASES);
+    this._handleResult = this._classifier?.handleResult;
     this._retryAfter = functionOption(OWNER, 'retryAfter', options.retryAfter);
     this._clock = clockOption(OWNER, options.clock) ?? systemClock;
     this._random = functionOption<() => number>(OWNER, 'random', options.random) ?? Math.random;
@@ -184,7 +202,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     } catch (error) {
       first = Promise.reject(error);
     }
-    if (this._retryResult !== undefined) {
+    if (this._handleResult !== undefined) {
       return new Promise((resolve, reject) => {
         void this._attempts(context, next, 1, first, new Backoffs(), undefined, resolve, reject);
       });
@@ -193,7 +211,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     // function, no per-call closure). Every path settles in the same microtask as an `async` loop
     // would, so the timing seen by callers and enclosing policies is unchanged.
     return first.then(this._onFirstSuccess, (error: unknown) => {
-      if (context.aborted || !this._retryable(error)) throw error;
+      if (!acts(this._classifier, context, error)) throw error;
       const backoffs = new Backoffs();
       const delay = this._delayAfter(1, { kind: 'error', error }, backoffs, context);
       if (delay === undefined) throw error;
@@ -239,7 +257,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
           result = await running;
         } catch (error) {
           // The caller's (or an enclosing timeout's) cancellation is final.
-          if (context.aborted || !this._retryable(error)) {
+          if (!acts(this._classifier, context, error)) {
             reject(error);
             return;
           }
@@ -247,7 +265,7 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
         }
         if (outcome === undefined) {
           // Outside the try: a classifier that throws is a bug to report, not a failure to retry.
-          if (this._retryResult === undefined || !this._retryResult(result)) {
+          if (this._handleResult === undefined || !this._handleResult(result)) {
             if (this._events.listening('success')) this._events.emit('success', { attempts: attempt });
             resolve(result);
             return;
@@ -327,11 +345,6 @@ export class RetryPolicy extends Stage<never, RetryEvents> {
     }
     if (this._events.listening('retry')) this._events.emit('retry', { attempt, delay, outcome });
     return delay;
-  }
-
-  private _retryable(error: unknown): boolean {
-    if (this._failOn !== undefined && matchesAny(this._failOn, error)) return false;
-    return this._retryOn === undefined || matchesAny(this._retryOn, error);
   }
 }
 
