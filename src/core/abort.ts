@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { List, type ListNode } from './list.js';
 import { reportError } from './report.js';
 
 /**
@@ -13,30 +14,30 @@ export interface AbortSubscription {
  * All of one signal's subscriptions behind a single DOM listener. Thousands of concurrent calls
  * often share one long-lived signal (a server's shutdown signal); a DOM listener each would make
  * every add and remove O(n) in the runtime's listener list (and trip Node's MaxListeners warning).
+ * The subscriptions wait in the core's {@link List}: O(1) to add and to dispose.
  */
 class SignalWatch {
-  head: Subscription | undefined = undefined;
-  tail: Subscription | undefined = undefined;
+  readonly subscriptions = new List<Subscription>();
   readonly signal: AbortSignal;
+  /** Set once the signal has aborted: the watch is then forgotten and its listener gone. */
+  fired = false;
   constructor(signal: AbortSignal) {
     this.signal = signal;
     signal.addEventListener('abort', this.fire, { once: true });
   }
   readonly fire = (): void => {
+    this.fired = true;
     watches.delete(this.signal);
-    let sub = this.head;
-    this.head = this.tail = undefined;
-    while (sub !== undefined) {
-      const next = sub.next;
+    const subscriptions = this.subscriptions;
+    // One at a time from the head: a callback that disposes a later subscription removes it first.
+    for (let sub = subscriptions.shift(); sub !== undefined; sub = subscriptions.shift()) {
       sub.watch = undefined;
-      sub.prev = sub.next = undefined;
       sub.callback();
-      sub = next;
     }
   };
 }
 
-class Subscription implements AbortSubscription {
+class Subscription implements AbortSubscription, ListNode<Subscription> {
   prev: Subscription | undefined = undefined;
   next: Subscription | undefined = undefined;
   watch: SignalWatch | undefined;
@@ -49,13 +50,9 @@ class Subscription implements AbortSubscription {
     const watch = this.watch;
     if (watch === undefined) return;
     this.watch = undefined;
-    const { prev, next } = this;
-    if (prev === undefined) watch.head = next;
-    else prev.next = next;
-    if (next === undefined) watch.tail = prev;
-    else next.prev = prev;
-    this.prev = this.next = undefined;
-    if (watch.head === undefined) {
+    const subscriptions = watch.subscriptions;
+    subscriptions.remove(this);
+    if (subscriptions.size === 0 && !watch.fired) {
       watches.delete(watch.signal);
       try {
         watch.signal.removeEventListener('abort', watch.fire);
@@ -81,13 +78,7 @@ export function onAbort(signal: AbortSignal, callback: () => void): AbortSubscri
     watches.set(signal, watch);
   }
   const sub = new Subscription(watch, callback);
-  const tail = watch.tail;
-  if (tail === undefined) watch.head = sub;
-  else {
-    tail.next = sub;
-    sub.prev = tail;
-  }
-  watch.tail = sub;
+  watch.subscriptions.push(sub);
   return sub;
 }
 

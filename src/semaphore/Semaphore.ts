@@ -1,6 +1,7 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { SemaphoreReleaseError, SemaphoreTimeoutError } from '../core/errors.js';
+import { List, type ListNode } from '../core/list.js';
 import { reportError } from '../core/report.js';
 import { checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
@@ -34,8 +35,10 @@ const ACQUIRE_KNOWN = ['signal', 'timeout'] as const;
  * A released permit goes straight to the longest waiter, so a newcomer cannot overtake the queue.
  *
  * A waiter leaves the queue at once (O(1)) when its signal aborts or its timeout passes; a timed
- * wait holds one timer, cleared when it ends, and nothing is scheduled while nobody waits. For
- * limiting calls of a function, prefer {@link Bulkhead}, which pairs acquire and release for you.
+ * wait holds one timer, cleared when it ends, and nothing is scheduled while nobody waits. The
+ * queue is the core's linked list: an idle semaphore holds no storage, whatever the size of the
+ * last burst. For limiting calls of a function, prefer {@link Bulkhead}, which is built on a
+ * semaphore and pairs acquire and release for you.
  *
  * @example
  * ```ts
@@ -55,9 +58,8 @@ export class Semaphore {
   readonly timeout: number | undefined;
   private readonly _clock: Clock;
   private _available: number;
-  private _waiting = 0;
-  private _head: Acquirer | undefined = undefined;
-  private _tail: Acquirer | undefined = undefined;
+  /** @internal The callers waiting for a permit, longest first. */
+  readonly _queue = new List<Waiter>();
 
   /**
    * @param permits how many holders at once: an integer >= 1.
@@ -78,7 +80,7 @@ export class Semaphore {
 
   /** Callers waiting for a permit now. */
   get waiting(): number {
-    return this._waiting;
+    return this._queue.size;
   }
 
   /**
@@ -108,23 +110,23 @@ export class Semaphore {
       return Promise.resolve();
     }
     return new Promise((resolve, reject) => {
-      const acquirer = new Acquirer(resolve, reject);
-      this._enqueue(acquirer);
+      const acquirer = new Acquirer(this, resolve, reject);
+      this._queue.push(acquirer);
       try {
         if (signal !== undefined) {
           const s = signal;
-          acquirer.subscription = onAbort(s, () => this._leave(acquirer, s.reason));
+          acquirer.subscription = onAbort(s, () => acquirer.leave(s.reason));
         }
         if (timeout !== undefined) {
           acquirer.timer = this._clock.setTimeout(
-            () => this._leave(acquirer, new SemaphoreTimeoutError(timeout, this.permits)),
+            () => acquirer.leave(new SemaphoreTimeoutError(timeout, this.permits)),
             timeout,
           );
         }
       } catch (error) {
         // A signal or an injected clock that throws: the waiter leaves the queue with that error, so
         // no permit is ever handed to an acquire that already rejected.
-        this._leave(acquirer, error);
+        acquirer.leave(error);
       }
     });
   }
@@ -141,59 +143,36 @@ export class Semaphore {
    * @throws SemaphoreReleaseError when no permit is held.
    */
   release(): void {
-    const head = this._head;
+    const head = this._queue.shift();
     if (head !== undefined) {
-      this._dequeue(head);
-      head.resolve();
+      head.grant();
       return;
     }
     if (this._available >= this.permits) throw new SemaphoreReleaseError(this.permits);
     this._available++;
   }
 
-  /** A waiter gave up (abort or timeout): it leaves the queue with `error`. */
-  private _leave(acquirer: Acquirer, error: unknown): void {
-    if (!acquirer.queued) return;
-    this._dequeue(acquirer);
-    acquirer.reject(error);
+  /**
+   * @internal Queues `waiter` (when {@link Semaphore.tryAcquire} found no permit free): a permit
+   * released later goes to it through {@link Waiter.grant}, unless it leaves first.
+   */
+  _wait(waiter: Waiter): void {
+    this._queue.push(waiter);
   }
 
-  private _enqueue(acquirer: Acquirer): void {
-    const tail = this._tail;
-    if (tail === undefined) this._head = acquirer;
-    else {
-      tail.after = acquirer;
-      acquirer.before = tail;
-    }
-    this._tail = acquirer;
-    acquirer.queued = true;
-    this._waiting++;
+  /** @internal Takes `waiter` out of the queue. @returns `false` when it was no longer there. */
+  _leave(waiter: Waiter): boolean {
+    return this._queue.remove(waiter);
   }
 
-  private _dequeue(acquirer: Acquirer): void {
-    acquirer.queued = false;
-    const { before, after } = acquirer;
-    if (before === undefined) this._head = after;
-    else before.after = after;
-    if (after === undefined) this._tail = before;
-    else after.before = before;
-    acquirer.before = acquirer.after = undefined;
-    this._waiting--;
-    if (acquirer.subscription !== undefined) {
-      // Never throws (a look-alike signal's failing removeEventListener is reported).
-      acquirer.subscription.dispose();
-      acquirer.subscription = undefined;
-    }
-    if (acquirer.timer !== undefined) {
-      const timer = acquirer.timer;
-      acquirer.timer = undefined;
-      try {
-        this._clock.clearTimeout(timer);
-      } catch (error) {
-        // The waiter is already out of the queue: an injected clock that throws must not stop the
-        // permit from reaching it (the timer, if it fires, finds it gone).
-        reportError(error, `${OWNER} clock.clearTimeout`);
-      }
+  /** @internal Clears a waiter's timer; an injected clock that throws is reported, never thrown. */
+  _clearTimer(timer: unknown): void {
+    try {
+      this._clock.clearTimeout(timer);
+    } catch (error) {
+      // The waiter is already out of the queue: an injected clock that throws must not stop the
+      // permit from reaching it (the timer, if it fires, finds it gone).
+      reportError(error, `${OWNER} clock.clearTimeout`);
     }
   }
 }
@@ -203,16 +182,55 @@ function checkTimeout(owner: string, value: unknown): number | undefined {
   return numberOption(owner, 'timeout', value, 0, { min: 0, minExclusive: true, max: MAX_TIMER_DELAY });
 }
 
-/** A caller waiting in a {@link Semaphore}: a node of its queue. */
-class Acquirer {
-  before: Acquirer | undefined = undefined;
-  after: Acquirer | undefined = undefined;
-  queued = false;
+/**
+ * @internal A caller waiting in a {@link Semaphore}'s queue (a node of the core's list). When a
+ * permit is released for it, the semaphore takes it out of the queue and calls {@link grant}; one
+ * that gives up first leaves with {@link Semaphore._leave}. `Bulkhead` queues its own kind.
+ */
+export abstract class Waiter implements ListNode<Waiter> {
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  /** The waiter's registration on its caller's signal, if any. */
   subscription: AbortSubscription | undefined = undefined;
+
+  /** Called once the waiter is out of the queue and holds a permit. Must not throw. */
+  abstract grant(): void;
+}
+
+/** A waiter of {@link Semaphore.acquire}. */
+class Acquirer extends Waiter {
   timer: unknown = undefined;
 
   constructor(
+    readonly semaphore: Semaphore,
     readonly resolve: () => void,
     readonly reject: (error: unknown) => void,
-  ) {}
+  ) {
+    super();
+  }
+
+  grant(): void {
+    this.detach();
+    this.resolve();
+  }
+
+  /** Gives up (abort or timeout, or a signal or clock that threw): leaves the queue with `error`. */
+  leave(error: unknown): void {
+    if (!this.semaphore._leave(this)) return;
+    this.detach();
+    this.reject(error);
+  }
+
+  private detach(): void {
+    if (this.subscription !== undefined) {
+      // Never throws (a look-alike signal's failing removeEventListener is reported).
+      this.subscription.dispose();
+      this.subscription = undefined;
+    }
+    if (this.timer !== undefined) {
+      const timer = this.timer;
+      this.timer = undefined;
+      this.semaphore._clearTimer(timer);
+    }
+  }
 }

@@ -2,6 +2,7 @@ import { type AbortSubscription, onAbort } from '../core/abort.js';
 import { type Clock, monotonic, setTimerRef, systemClock } from '../core/clock.js';
 import { Context, proceed, signalContexts } from '../core/context.js';
 import { TimeoutError } from '../core/errors.js';
+import { List, type ListNode } from '../core/list.js';
 import { Stage } from '../core/policy.js';
 import { reportError } from '../core/report.js';
 import { booleanOption, checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY } from '../core/validate.js';
@@ -54,7 +55,8 @@ const KNOWN = ['timeout', 'cooperative', 'clock'] as const;
  * it is not made, and the last failure surfaces at once instead of a `TimeoutError` later.
  *
  * Cost: no timer per call. Deadlines of one `Timeout` all have the same length, so they expire in
- * the order they were set; they wait in a linked list behind a single timer. When the policy goes
+ * the order they were set; they wait in the core's list (O(1) to join and to leave) behind a
+ * single timer. When the policy goes
  * idle that timer no longer keeps a Node process alive (it is `unref`'d), and it goes off at most
  * once more, within `timeout` ms, without re-arming: an idle `Timeout` keeps nothing scheduled.
  */
@@ -66,8 +68,8 @@ export class Timeout extends Stage<never, TimeoutEvents> {
   private readonly _clock: Clock;
   /** @internal The clock read as a monotonic counter (ms); deadlines are in its units. */
   readonly _now: () => number;
-  private _head: TimeoutScope | undefined = undefined;
-  private _tail: TimeoutScope | undefined = undefined;
+  /** The calls running under this timeout, oldest (earliest deadline) first. */
+  private readonly _deadlines = new List<TimeoutScope>();
   private _timer: unknown = undefined;
   private _timerRef = false;
   /** When the armed timer is due (in `_now` units): its firing proves that this time was reached. */
@@ -99,9 +101,7 @@ export class Timeout extends Stage<never, TimeoutEvents> {
 
   /** Calls currently running under this timeout. */
   get pending(): number {
-    let n = 0;
-    for (let s = this._head; s !== undefined; s = s.next) n++;
-    return n;
+    return this._deadlines.size;
   }
 
   /** @internal */
@@ -156,14 +156,7 @@ export class Timeout extends Stage<never, TimeoutEvents> {
   }
 
   private _enqueue(scope: TimeoutScope, now: number): void {
-    const tail = this._tail;
-    if (tail === undefined) this._head = scope;
-    else {
-      tail.next = scope;
-      scope.prev = tail;
-    }
-    this._tail = scope;
-    scope.queued = true;
+    this._deadlines.push(scope);
     if (this._timer === undefined) {
       try {
         this._arm(this.timeout, now);
@@ -187,15 +180,9 @@ export class Timeout extends Stage<never, TimeoutEvents> {
 
   /** Takes `scope` off the deadline list (if on it); an empty list's timer stops holding the process. */
   private _unlist(scope: TimeoutScope): void {
-    if (!scope.queued) return;
-    scope.queued = false;
-    const { prev, next } = scope;
-    if (prev === undefined) this._head = next;
-    else prev.next = next;
-    if (next === undefined) this._tail = prev;
-    else next.prev = prev;
-    scope.prev = scope.next = undefined;
-    if (this._head === undefined && this._timerRef) {
+    const deadlines = this._deadlines;
+    if (!deadlines.remove(scope)) return;
+    if (deadlines.size === 0 && this._timerRef) {
       setTimerRef(this._timer, false);
       this._timerRef = false;
     }
@@ -212,13 +199,14 @@ export class Timeout extends Stage<never, TimeoutEvents> {
     // The timer's firing proves its due time was reached, even if the clock stalls.
     const now = Math.max(this._now(), this._due);
     // From the head each time: expiring a call can cancel calls nested in it, on this same list.
-    let scope = this._head;
+    const deadlines = this._deadlines;
+    let scope = deadlines.head;
     while (scope !== undefined && scope.deadline <= now) {
       this._unlist(scope);
       this._expire(scope);
-      scope = this._head;
+      scope = deadlines.head;
     }
-    const head = this._head;
+    const head = deadlines.head;
     // (A listener may have started a call, and armed the timer, meanwhile.)
     if (head === undefined) {
       if (this._timer === undefined) this._timerRef = false;
@@ -258,13 +246,13 @@ const NOT_CANCELLED: unique symbol = Symbol('not cancelled');
  * The context of one call under a {@link Timeout}: a node of its deadline list, and of the list of
  * scopes nested in the nearest enclosing `TimeoutScope` (which cancels them when it ends).
  */
-class TimeoutScope extends Context {
+class TimeoutScope extends Context implements ListNode<TimeoutScope> {
   readonly owner: Timeout;
   /** In the owner's monotonic clock (`owner._now`). */
   readonly deadline: number;
+  /** Links in the owner's deadline list. */
   prev: TimeoutScope | undefined = undefined;
   next: TimeoutScope | undefined = undefined;
-  queued = false;
   /** Ended at its deadline. */
   expired = false;
   /** Ended from above: the caller's abort, or an enclosing scope that ended. */
