@@ -32,6 +32,7 @@ export {
   slowCalls,
 } from './breaker/index.js';
 export { Bulkhead, type BulkheadEvents, type BulkheadOptions } from './bulkhead/index.js';
+export type { ClassifyOptions } from './core/classify.js';
 export type { Clock } from './core/clock.js';
 export { systemClock } from './core/clock.js';
 export type { ExecuteOptions, ExecutionContext, Operation } from './core/context.js';

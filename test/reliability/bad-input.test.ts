@@ -128,6 +128,42 @@ const rows: Row[] = [
   },
   { what: 'failOn {}', make: () => new RetryPolicy({ failOn: bad({}) }), error: T, mentions: ['failOn', 'object'] },
   {
+    what: 'RetryPolicy handle 5',
+    make: () => new RetryPolicy({ handle: bad(5) }),
+    error: T,
+    mentions: ['handle', '5'],
+  },
+  {
+    what: 'RetryPolicy exclude [Error, 5]',
+    make: () => new RetryPolicy({ exclude: bad([Error, 5]) }),
+    error: T,
+    mentions: ['exclude[1]', '5'],
+  },
+  {
+    what: 'RetryPolicy handleResult "yes"',
+    make: () => new RetryPolicy({ handleResult: bad('yes') }),
+    error: T,
+    mentions: ['handleResult', '"yes"'],
+  },
+  {
+    what: 'RetryPolicy retryOn and handle both given',
+    make: () => new RetryPolicy({ retryOn: Error, handle: Error }),
+    error: T,
+    mentions: ['retryOn', 'handle'],
+  },
+  {
+    what: 'RetryPolicy failOn and exclude both given',
+    make: () => new RetryPolicy({ failOn: Error, exclude: Error }),
+    error: T,
+    mentions: ['failOn', 'exclude'],
+  },
+  {
+    what: 'RetryPolicy retryResult and handleResult both given',
+    make: () => new RetryPolicy({ retryResult: () => true, handleResult: () => true }),
+    error: T,
+    mentions: ['retryResult', 'handleResult'],
+  },
+  {
     what: 'retryResult "yes"',
     make: () => new RetryPolicy({ retryResult: bad('yes') }),
     error: T,
@@ -226,6 +262,12 @@ const rows: Row[] = [
     mentions: ['handle', '5'],
   },
   {
+    what: 'Fallback handleResult true',
+    make: () => new Fallback(() => 1, { handleResult: bad(true) }),
+    error: T,
+    mentions: ['handleResult', 'true'],
+  },
+  {
     what: 'Fallback typo exlude',
     make: () => new Fallback(() => 1, bad({ exlude: Error })),
     error: T,
@@ -314,6 +356,24 @@ const rows: Row[] = [
     mentions: ['rule', '"hystrix"'],
   },
   { what: 'exclude 5', make: () => new CircuitBreaker({ exclude: bad(5) }), error: T, mentions: ['exclude', '5'] },
+  {
+    what: 'CircuitBreaker handle ["x", 5]',
+    make: () => new CircuitBreaker({ handle: bad(['x', 5]) }),
+    error: T,
+    mentions: ['handle[1]', '5'],
+  },
+  {
+    what: 'CircuitBreaker handleResult 5',
+    make: () => new CircuitBreaker({ handleResult: bad(5) }),
+    error: T,
+    mentions: ['handleResult', '5'],
+  },
+  {
+    what: 'CircuitBreaker failureResult and handleResult both given',
+    make: () => new CircuitBreaker({ failureResult: () => true, handleResult: () => true }),
+    error: T,
+    mentions: ['failureResult', 'handleResult'],
+  },
   {
     what: 'failureResult 5',
     make: () => new CircuitBreaker({ failureResult: bad(5) }),
