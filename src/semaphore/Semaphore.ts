@@ -143,9 +143,9 @@ export class Semaphore {
    * @throws SemaphoreReleaseError when no permit is held.
    */
   release(): void {
-    const head = this._queue.shift();
+    const head = this._queue.head;
     if (head !== undefined) {
-      head.grant();
+      head.grant(this);
       return;
     }
     if (this._available >= this.permits) throw new SemaphoreReleaseError(this.permits);
@@ -183,9 +183,11 @@ function checkTimeout(owner: string, value: unknown): number | undefined {
 }
 
 /**
- * @internal A caller waiting in a {@link Semaphore}'s queue (a node of the core's list). When a
- * permit is released for it, the semaphore takes it out of the queue and calls {@link grant}; one
- * that gives up first leaves with {@link Semaphore._leave}. `Bulkhead` queues its own kind.
+ * @internal A node of a {@link Semaphore}'s queue (of the core's list). A permit released while it
+ * is the head goes to it through {@link grant}; it takes itself out of the queue (with
+ * {@link Semaphore._leave}) once it needs no more permits, and likewise when it gives up. An
+ * {@link Semaphore.acquire} waits as one such node; a `Bulkhead` queues its calls in batches of
+ * many to a node, so that a burst of queued calls is not an object apiece.
  */
 export abstract class Waiter implements ListNode<Waiter> {
   prev: Waiter | undefined = undefined;
@@ -193,8 +195,12 @@ export abstract class Waiter implements ListNode<Waiter> {
   /** The waiter's registration on its caller's signal, if any. */
   subscription: AbortSubscription | undefined = undefined;
 
-  /** Called once the waiter is out of the queue and holds a permit. Must not throw. */
-  abstract grant(): void;
+  /**
+   * Called when a permit of `semaphore` is released to this waiter (the head of its queue): the
+   * permit is now held for it. Must not throw. (The semaphore is passed in, so a waiter need not
+   * keep a reference to it.)
+   */
+  abstract grant(semaphore: Semaphore): void;
 }
 
 /** A waiter of {@link Semaphore.acquire}. */
@@ -210,6 +216,7 @@ class Acquirer extends Waiter {
   }
 
   grant(): void {
+    this.semaphore._leave(this);
     this.detach();
     this.resolve();
   }
