@@ -192,8 +192,6 @@ function checkTimeout(owner: string, value: unknown): number | undefined {
 export abstract class Waiter implements ListNode<Waiter> {
   prev: Waiter | undefined = undefined;
   next: Waiter | undefined = undefined;
-  /** The waiter's registration on its caller's signal, if any. */
-  subscription: AbortSubscription | undefined = undefined;
 
   /**
    * Called when a permit of `semaphore` is released to this waiter (the head of its queue): the
@@ -205,6 +203,8 @@ export abstract class Waiter implements ListNode<Waiter> {
 
 /** A waiter of {@link Semaphore.acquire}. */
 class Acquirer extends Waiter {
+  /** Its registration on the caller's signal, if any. */
+  subscription: AbortSubscription | undefined = undefined;
   timer: unknown = undefined;
 
   constructor(
