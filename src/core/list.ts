@@ -21,10 +21,12 @@ export interface ListNode<N> {
  * - **It holds exactly its live nodes.** There is no backing store to grow or shrink: an idle
  *   queue after any burst is two pointers and a counter. (0.1.0's Bulkhead kept a ring buffer that
  *   grew with a burst and never shrank: 47.7 MiB after a 1,000,000-call burst.)
- * - **It allocates nothing of its own.** The node is the object each entry needs anyway (a
- *   waiter with its promise's settle functions, a call's timeout scope, a subscription); the links
- *   are two more fields on it. A ring of parallel arrays avoids an object per entry only where
- *   no such object exists, and pays for it with growth copies, tombstones and a shrink policy.
+ * - **It allocates nothing of its own.** The node is the object each entry needs anyway (an
+ *   acquire's waiter, a call's timeout scope, a subscription); the links are two more fields on
+ *   it. Where entries have no object of their own — a `Bulkhead`'s queued calls — they are
+ *   grouped into batch nodes (16 to 8192 calls each): an object per queued call would cost a
+ *   100,000-call burst ~35 % more time in the garbage collector (measured), and a ring of
+ *   parallel arrays pays for avoiding it with growth copies, tombstones and a shrink policy.
  * - **Removal is idempotent.** {@link List.remove} of a node that is not in the list does
  *   nothing and says so, so callers keep no `queued` flag and a late abort or timer that finds its
  *   entry gone needs no bookkeeping of its own.
