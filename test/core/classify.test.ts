@@ -3,18 +3,17 @@
  * every policy. The same table runs against RetryPolicy, CircuitBreaker and Fallback; each policy
  * says whether it "acted" on an outcome (retried it, counted it as a failure, replaced it).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { acts, classifier } from '../../src/core/classify.js';
 import {
   CircuitBreaker,
   type ClassifyOptions,
   consecutiveFailures,
-  type ErrorReporter,
   Fallback,
   RetryPolicy,
-  setErrorReporter,
   TimeoutError,
 } from '../../src/index.js';
+import { collectReports } from '../support/reporter.js';
 
 class ValidationError extends Error {}
 const coded = (code: string, cause?: unknown) => Object.assign(new Error(code), { code }, { cause });
@@ -135,17 +134,6 @@ function aliased(subject: Subject, options: ClassifyOptions): Record<string, unk
   return out;
 }
 
-let previous: ErrorReporter | undefined;
-afterEach(() => {
-  if (previous !== undefined) setErrorReporter(previous);
-  previous = undefined;
-});
-function collectReports(): { error: unknown; source: string }[] {
-  const reports: { error: unknown; source: string }[] = [];
-  previous = setErrorReporter((error, source) => reports.push({ error, source }));
-  return reports;
-}
-
 describe.each(subjects)('$name: the common classification options', (subject) => {
   it.each(table)('%s', async (_, options, outcome, expected) => {
     expect(await subject.acted(options as Record<string, unknown>, outcome)).toBe(expected);
@@ -220,14 +208,13 @@ describe('a handleResult predicate that throws', () => {
   };
 
   it('CircuitBreaker: not a failure; the result is returned; the bug reported under the name used', async () => {
+    const reports = collectReports();
     for (const name of ['handleResult', 'failureResult']) {
-      const reports = collectReports();
+      reports.length = 0;
       const breaker = new CircuitBreaker({ rule: consecutiveFailures(1), [name]: throwing });
       await expect(breaker.execute(() => 503)).resolves.toBe(503);
       expect(breaker.state).toBe('closed');
       expect(reports).toEqual([{ error: bug, source: `CircuitBreaker "circuit-breaker" ${name}` }]);
-      setErrorReporter(previous);
-      previous = undefined;
     }
   });
 

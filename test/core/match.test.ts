@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hasCode, MAX_CAUSE_DEPTH, matchers, matchesAny } from '../../src/core/match.js';
-import { type ErrorReporter, Fallback, RetryPolicy, setErrorReporter, TimeoutError } from '../../src/index.js';
+import { Fallback, RetryPolicy, TimeoutError } from '../../src/index.js';
+import { collectReports } from '../support/reporter.js';
 
 const coded = (code: string, cause?: unknown) => Object.assign(new Error(code), { code }, { cause });
 
@@ -9,17 +10,6 @@ function wrapped(code: string, depth: number): unknown {
   let error: unknown = coded(code);
   for (let i = 0; i < depth; i++) error = new TypeError(`wrapper ${i}`, { cause: error });
   return error;
-}
-
-let previous: ErrorReporter | undefined;
-afterEach(() => {
-  if (previous !== undefined) setErrorReporter(previous);
-  previous = undefined;
-});
-function collectReports(): { error: unknown; source: string }[] {
-  const reports: { error: unknown; source: string }[] = [];
-  previous = setErrorReporter((error, source) => reports.push({ error, source }));
-  return reports;
 }
 
 describe('code-string matchers look through the cause chain', () => {
