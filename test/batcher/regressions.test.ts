@@ -1,20 +1,13 @@
 // Regressions of issue 11 ("0.1.0 under real use") for the Batcher: item 10 (a throw while the
 // batch's results are read), and calls that must always return a promise.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Batcher } from '../../src/batcher/index.js';
 import type { Clock } from '../../src/core/clock.js';
-import { type ErrorReporter, setErrorReporter } from '../../src/core/report.js';
+import { collectReports, type Report } from '../support/reporter.js';
 
-let reported: { error: unknown; source: string }[];
-let previousReporter: ErrorReporter;
+let reported: Report[];
 beforeEach(() => {
-  reported = [];
-  previousReporter = setErrorReporter((error, source) => {
-    reported.push({ error, source });
-  });
-});
-afterEach(() => {
-  setErrorReporter(previousReporter);
+  reported = collectReports();
 });
 
 /** Runs a batch of ['a', 'b', 'c'] whose results are `results`; returns each caller's outcome and close()'s. */

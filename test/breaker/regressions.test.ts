@@ -9,21 +9,16 @@ import {
 } from '../../src/breaker/index.js';
 import { Bulkhead } from '../../src/bulkhead/index.js';
 import { CircuitOpenError } from '../../src/core/errors.js';
-import { type ErrorReporter, setErrorReporter } from '../../src/core/report.js';
 import { pipeline } from '../../src/index.js';
 import { exponential } from '../../src/retry/backoff.js';
+import { collectReports, type Report } from '../support/reporter.js';
 import { deferred, ManualClock, settle } from './helpers.js';
 
-let reported: { error: unknown; source: string }[];
-let previousReporter: ErrorReporter;
+let reported: Report[];
 beforeEach(() => {
-  reported = [];
-  previousReporter = setErrorReporter((error, source) => {
-    reported.push({ error, source });
-  });
+  reported = collectReports();
 });
 afterEach(() => {
-  setErrorReporter(previousReporter);
   vi.useRealTimers();
 });
 
