@@ -50,18 +50,18 @@ function isErrorClass(fn: Function): fn is abstract new (...args: never[]) => Er
 }
 
 /**
- * Whether `error` or an error in its `cause` chain (at most {@link MAX_CAUSE_DEPTH} links, each
- * object visited once) has `code === code`. Never throws: a throwing getter ends the walk.
+ * Whether `test` holds for `error` or an error in its `cause` chain: at most
+ * {@link MAX_CAUSE_DEPTH} links below the error, each object visited once (a cycle ends the walk),
+ * objects only. Never throws: a throwing getter or `test` ends the walk with no match.
  */
-export function hasCode(error: unknown, code: string): boolean {
+export function someInCauseChain(error: unknown, test: (link: object) => boolean): boolean {
   let current = error;
   let seen: unknown[] | undefined;
   try {
     for (let depth = 0; depth <= MAX_CAUSE_DEPTH; depth++) {
       if (typeof current !== 'object' || current === null) return false;
-      if ((current as { code?: unknown }).code === code) return true;
+      if (test(current)) return true;
       const cause = (current as { cause?: unknown }).cause;
-      if (cause === current) return false;
       seen ??= [];
       seen.push(current);
       if (seen.includes(cause)) return false;
@@ -71,6 +71,11 @@ export function hasCode(error: unknown, code: string): boolean {
     // A hostile getter (`code`, `cause`, a Proxy trap): no match below it.
   }
   return false;
+}
+
+/** Whether `error` or an error in its `cause` chain has `code === code` (see {@link someInCauseChain}). */
+export function hasCode(error: unknown, code: string): boolean {
+  return someInCauseChain(error, (link) => (link as { code?: unknown }).code === code);
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 
 import { type AbortSubscription, onAbort, raceAbort } from '../../core/abort.js';
+import { someInCauseChain } from '../../core/match.js';
 import { checkOptions, functionOption, MAX_TIMER_DELAY, numberOption, showValue } from '../../core/validate.js';
 import {
   CircuitOpenError,
@@ -190,20 +191,13 @@ const redirectFailures = new WeakSet<object>();
  * limit, or any redirect under `redirect: 'error'` — which the same request can only hit again.
  * Runtimes say so in a message of the error or of its `cause` (Node: `TypeError('fetch failed')`
  * caused by `'redirect count exceeded'` / `'unexpected redirect'`; Deno and Bun name the redirect
- * in the message), so up to 8 levels of `cause` are searched for "redirect". Never throws.
+ * in the message), so the `cause` chain is searched (as code matchers search it) for "redirect". Never throws.
  */
 function isRedirectFailure(error: unknown): boolean {
-  let current = error;
-  try {
-    for (let depth = 0; depth <= 8 && typeof current === 'object' && current !== null; depth++) {
-      const message = (current as { message?: unknown }).message;
-      if (typeof message === 'string' && /redirect/i.test(message)) return true;
-      current = (current as { cause?: unknown }).cause;
-    }
-  } catch {
-    // A hostile getter: not a redirect failure as far as we can tell.
-  }
-  return false;
+  return someInCauseChain(error, (link) => {
+    const message = (link as { message?: unknown }).message;
+    return typeof message === 'string' && /redirect/i.test(message);
+  });
 }
 
 /** Whether `error` is a rejection of the underlying fetch caused by a redirect. */
