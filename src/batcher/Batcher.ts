@@ -1,7 +1,6 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, clearTimer, systemClock } from '../core/clock.js';
 import { BatcherClosedError, BatchResultMissingError, describe } from '../core/errors.js';
-import { reportError } from '../core/report.js';
 import { settleOnce } from '../core/thenable.js';
 import { checkOptions, clockOption, functionOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
@@ -324,11 +323,7 @@ export class Batcher<K, V, Key = K> {
 
   /** Cancels a batch's timer; a clock that throws here is reported (the batch goes on). */
   private _clearTimer(batch: Batch<K, V>): void {
-    try {
-      this._clock.clearTimeout(batch.timer);
-    } catch (error) {
-      reportError(error, `${OWNER} clock.clearTimeout`);
-    }
+    clearTimer(this._clock, batch.timer, OWNER);
   }
 
   private _keyOf(entry: Entry<K, V>): Key {

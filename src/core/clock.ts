@@ -1,3 +1,5 @@
+import { reportError } from './report.js';
+
 /**
  * Where policies read time and schedule timers. The default reads the globals at call time, so
  * fake timers (vitest, sinon) work; tests or exotic runtimes can inject their own.
@@ -22,6 +24,21 @@ export const systemClock: Clock = {
     globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]);
   },
 };
+
+/**
+ * @internal Cancels `handle` on an injected clock without ever throwing: a `clearTimeout` that
+ * throws is reported as `'<owner> clock.clearTimeout'` (`setErrorReporter`). Callers clear a
+ * timer after their own state is settled (a waiter out of the queue, a batch run), so a broken
+ * clock must not stop a permit or a result from reaching anyone; the timer, if it fires, finds
+ * nothing to do.
+ */
+export function clearTimer(clock: Clock, handle: unknown, owner: string): void {
+  try {
+    clock.clearTimeout(handle);
+  } catch (error) {
+    reportError(error, `${owner} clock.clearTimeout`);
+  }
+}
 
 /**
  * Lets a timer keep the process alive (`ref`) or not (`unref`), where the runtime has that notion

@@ -1,8 +1,7 @@
 import { type AbortSubscription, isAbortSignal, onAbort } from '../core/abort.js';
-import { type Clock, systemClock } from '../core/clock.js';
+import { type Clock, clearTimer, systemClock } from '../core/clock.js';
 import { SemaphoreReleaseError, SemaphoreTimeoutError } from '../core/errors.js';
 import { List, type ListNode } from '../core/list.js';
-import { reportError } from '../core/report.js';
 import { checkNumber, checkOptions, clockOption, MAX_TIMER_DELAY, numberOption } from '../core/validate.js';
 
 /** Options of {@link Semaphore}. */
@@ -167,13 +166,9 @@ export class Semaphore {
 
   /** @internal Clears a waiter's timer; an injected clock that throws is reported, never thrown. */
   _clearTimer(timer: unknown): void {
-    try {
-      this._clock.clearTimeout(timer);
-    } catch (error) {
-      // The waiter is already out of the queue: an injected clock that throws must not stop the
-      // permit from reaching it (the timer, if it fires, finds it gone).
-      reportError(error, `${OWNER} clock.clearTimeout`);
-    }
+    // The waiter is already out of the queue: an injected clock that throws must not stop the
+    // permit from reaching it (the timer, if it fires, finds it gone).
+    clearTimer(this._clock, timer, OWNER);
   }
 }
 
