@@ -169,6 +169,8 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
   _run(context: Context, next: number): Promise<unknown> {
     const c = this._controller;
     const machine = c.machine;
+    // A stage inside that can hold the call before it runs (a bulkhead's queue): read once per call.
+    const queues = this._queues(context.chain, next);
     let start = Number.NaN;
     let trial = false;
     if (machine.state !== 'closed' && machine.state !== 'forced-closed') {
@@ -182,7 +184,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       this._tick = 0;
       start = c.now();
       if (this._shared === undefined && this._sampleMask !== 0) this._shared = new SharedOutcome(c, machine.generation);
-    } else if (this._shared !== undefined && !context.abortable && !this._queues(context.chain, next)) {
+    } else if (this._shared !== undefined && !context.abortable && !queues) {
       // Untimed, not a trial, and never cancelled (so `context` is not needed): no closure per call.
       let shared = this._shared;
       if (shared.generation !== machine.generation) shared = this._shared = new SharedOutcome(c, machine.generation);
@@ -190,7 +192,7 @@ export class CircuitBreaker extends Stage<never, CircuitBreakerEvents> {
       return proceed(context, next).then(shared.onValue, shared.onError);
     }
     const generation = machine.generation;
-    if (this._queues(context.chain, next)) return runQueued(c, context, next, generation, start, trial);
+    if (queues) return runQueued(c, context, next, generation, start, trial);
     c.concurrent++;
     // `then` rather than an async function: measurably less overhead per call.
     return proceed(context, next).then(
